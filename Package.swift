@@ -1,0 +1,48 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+  name: "IOMMUModel",
+  platforms: [.macOS(.v15)],
+  products: [
+    .library(name: "IOMMUModel", targets: ["IOMMUModel"]),
+    .library(name: "IOMMUModelTesting", targets: ["IOMMUModelTesting"]),
+    .executable(name: "iommu-model", targets: ["iommu-model"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+  ],
+  targets: [
+    // MARK: Framework (Sources/)
+    .target(name: "MMIO"),
+    .target(name: "Kernel", dependencies: [.product(name: "Logging", package: "swift-log")]),
+    .target(name: "Memory", dependencies: ["MMIO"]),
+    .target(name: "DeviceCore", dependencies: ["MMIO", "Kernel"]),
+    .target(name: "PCI", dependencies: ["MMIO"]),
+
+    // MARK: Drivers (drivers/iommu/...), mirroring the kernel tree
+
+    // MARK: Products
+    .target(
+      name: "IOMMUModel",
+      dependencies: ["MMIO", "Kernel", "Memory", "DeviceCore", "PCI"]),
+    .target(
+      name: "IOMMUModelTesting",
+      dependencies: ["IOMMUModel"]),
+    .executableTarget(
+      name: "iommu-model",
+      dependencies: [
+        "IOMMUModel",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ]),
+
+    // MARK: Tests
+    .testTarget(name: "MMIOTests", dependencies: ["MMIO", "IOMMUModelTesting"]),
+    .testTarget(name: "KernelTests", dependencies: ["Kernel", "IOMMUModelTesting"]),
+    .testTarget(name: "MemoryTests", dependencies: ["Memory"]),
+    .testTarget(name: "DeviceCoreTests", dependencies: ["DeviceCore", "IOMMUModelTesting"]),
+  ],
+  swiftLanguageModes: [.v6]
+)

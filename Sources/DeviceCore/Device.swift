@@ -1,0 +1,155 @@
+import Kernel
+import MMIO
+
+/// The bus a device sits on. Both the PCI and the platform bus have a `->shutdown` of their own
+/// that forwards to the driver's, so the bus's takes precedence in `device_shutdown()`.
+public enum BusType: String, Sendable, Hashable, CustomStringConvertible {
+  case platform
+  case pci
+  public var description: String { rawValue }
+}
+
+/// Where a device is in its life, as the driver core sees it.
+public enum DeviceState: Sendable, Hashable, CustomStringConvertible {
+  /// Added, no driver bound yet.
+  case registered
+  /// Probe returned -EPROBE_DEFER; it will be retried when another driver binds.
+  case deferred
+  /// Probe failed with an error other than -EPROBE_DEFER.
+  case probeFailed(Errno)
+  case bound
+  /// `device_shutdown()` has passed it.
+  case shutDown
+  /// Unbound by `device_release_driver()`.
+  case removed
+
+  public var description: String {
+    switch self {
+    case .registered: "registered"
+    case .deferred: "deferred"
+    case .probeFailed(let e): "probe failed (\(e))"
+    case .bound: "bound"
+    case .shutDown: "shut down"
+    case .removed: "removed"
+    }
+  }
+}
+
+/// An MMIO resource of a device (`struct resource` of type IORESOURCE_MEM): a physical base,
+/// and the register block behind it.
+public struct DeviceResource {
+  public var name: String
+  public var base: UInt64
+  public var io: any WritableRegisterIO
+  public var size: Int { io.size }
+  public init(name: String, base: UInt64, io: any WritableRegisterIO) {
+    self.name = name
+    self.base = base
+    self.io = io
+  }
+}
+
+/// `struct device`: a node the driver core probes, links and shuts down.
+public final class Device: CustomStringConvertible {
+  /// `dev_name()`: `0000:00:01.0` for PCI, `10000000.iommu` for platform devices.
+  public let name: String
+  public let bus: BusType
+  public let identity: DeviceIdentity
+  public private(set) weak var parent: Device?
+  public private(set) var children: [Device] = []
+  /// MMIO resources in firmware order (BAR0 first for PCI).
+  public var resources: [DeviceResource]
+  /// PCI configuration space (simulated), for PCI functions.
+  public var configSpace: (any WritableRegisterIO)?
+  /// Interrupt lines or vectors firmware gives the device.
+  public var irqCount: Int
+  /// The IOMMU firmware places this device behind (`iommus = <&smmu 0x10>`, a DMAR device
+  /// scope, an IORT ID mapping). The driver core defers the device's probe until that IOMMU's
+  /// driver has bound.
+  public var iommu: Device?
+  /// Stream / requester IDs the device emits (the fwspec IDs).
+  public var streamIDs: [UInt32]
+  /// Set by the driver core once the IOMMU layer attached the device to its IOMMU
+  /// (`dev->iommu` with ops); false when the device probed without one (direct DMA).
+  public internal(set) var isBehindActiveIOMMU = false
+
+  public internal(set) var state: DeviceState = .registered
+  public internal(set) var driver: (any DeviceDriver)?
+  /// `dev_get_drvdata()`: the driver's per-device state.
+  public var driverData: AnyObject?
+  /// Whether the device's DMA engine has work in flight: set by DMA masters (the machine model)
+  /// or by a test. The shutdown ordering check reads it.
+  public var isDMAActive = false
+  /// For PCI functions: the Bus Master Enable bit (`pci_set_master` / `pci_clear_master`).
+  public internal(set) var busMasterEnabled = true
+
+  public internal(set) weak var core: DriverCore?
+
+  public init(
+    name: String, bus: BusType, identity: DeviceIdentity, parent: Device? = nil,
+    resources: [DeviceResource] = [], configSpace: (any WritableRegisterIO)? = nil, irqCount: Int = 0,
+    iommu: Device? = nil, streamIDs: [UInt32] = []
+  ) {
+    self.name = name
+    self.bus = bus
+    self.identity = identity
+    self.parent = parent
+    self.resources = resources
+    self.configSpace = configSpace
+    self.irqCount = irqCount
+    self.iommu = iommu
+    self.streamIDs = streamIDs
+    parent?.children.append(self)
+  }
+
+  public var description: String { name }
+
+  /// `dev_driver_string()`: the bound driver's name, else the bus's.
+  public var driverString: String { driver?.name ?? bus.rawValue }
+
+  public var isBound: Bool { state == .bound }
+
+  /// The kernel this device's driver core runs in.
+  public var kernel: Kernel? { core?.kernel }
+
+  // MARK: dev_printk
+
+  /// `dev_printk()`: `riscv-iommu 0000:00:01.0: message`.
+  public func printk(_ level: KernelLogLevel, _ message: String) {
+    core?.kernel.log.printk(level, "\(driverString) \(name): \(message)")
+  }
+  public func err(_ message: String) { printk(.err, message) }
+  public func warn(_ message: String) { printk(.warning, message) }
+  public func notice(_ message: String) { printk(.notice, message) }
+  public func info(_ message: String) { printk(.info, message) }
+  public func dbg(_ message: String) { printk(.debug, message) }
+
+  /// `dev_err_probe()`: logs `error -EBUSY: message` (at debug level for -EPROBE_DEFER, as the
+  /// kernel does) and returns the error for the caller to throw.
+  @discardableResult
+  public func errProbe(_ error: Errno, _ message: String) -> Errno {
+    printk(error == .EPROBE_DEFER ? .debug : .err, "error \(error): \(message)")
+    return error
+  }
+
+  // MARK: Resources
+
+  /// `devm_ioremap_resource()` / `pcim_iomap()`: the register block of resource `index`, as the
+  /// driver accesses it. Accesses after the device is shut down or removed are violations.
+  public func ioremap(_ index: Int = 0) throws(Errno) -> IOMem {
+    guard index < resources.count else {
+      err("invalid resource")
+      throw .ENODEV
+    }
+    return IOMem(device: self, resource: resources[index])
+  }
+
+  /// Notes that the device issued DMA now; after shutdown that is a violation.
+  public func noteDMA(bytes: Int = 0) {
+    switch state {
+    case .shutDown, .removed:
+      core?.record(.dmaAfterShutdown(device: name, bytes: bytes))
+    default: break
+    }
+  }
+}

@@ -1,0 +1,57 @@
+import MMIO
+
+/// One entry of a driver's match table: `struct pci_device_id`, `struct of_device_id` or
+/// `struct acpi_device_id`.
+public enum DeviceMatch: Sendable, Hashable, CustomStringConvertible {
+  /// `PCI_DEVICE(vendor, device)`.
+  case pci(vendor: UInt16, device: UInt16)
+  /// `PCI_DEVICE_CLASS(class, mask)`: the 24-bit class code under a mask.
+  case pciClass(UInt32, mask: UInt32)
+  /// A device-tree `compatible` string.
+  case compatible(String)
+  /// An ACPI `_HID`.
+  case acpi(String)
+
+  public var description: String {
+    switch self {
+    case .pci(let v, let d): "pci \(hex(v, digits: 4)):\(hex(d, digits: 4))"
+    case .pciClass(let c, let m): "pci class \(hex(c, digits: 6))/\(hex(m, digits: 6))"
+    case .compatible(let c): "compatible \"\(c)\""
+    case .acpi(let h): "acpi \(h)"
+    }
+  }
+
+  /// Whether `device` is matched by this entry (`pci_match_one_device`, `of_match_device`, ...).
+  public func matches(_ device: Device) -> Bool {
+    switch (self, device.identity) {
+    case (.pci(let v, let d), .pci(let id)): return id.vendor == v && id.device == d
+    case (.pciClass(let c, let m), .pci(let id)): return id.classCode & m == c & m
+    case (.compatible(let c), .platform(let compatible, _)): return compatible.contains(c)
+    case (.acpi(let h), .platform(_, let hid)): return hid == h
+    default: return false
+    }
+  }
+}
+
+/// How firmware identifies a device to the driver core.
+public enum DeviceIdentity: Sendable, Hashable {
+  case pci(PCIIdentity)
+  /// A platform device: device-tree compatibles and/or an ACPI _HID.
+  case platform(compatible: [String], acpiHID: String?)
+}
+
+/// Vendor, device and class of a PCI function.
+public struct PCIIdentity: Sendable, Hashable, CustomStringConvertible {
+  public var vendor: UInt16
+  public var device: UInt16
+  /// The 24-bit class code (base class, subclass, programming interface): 0x080600 for an IOMMU.
+  public var classCode: UInt32
+  public init(vendor: UInt16, device: UInt16, classCode: UInt32) {
+    self.vendor = vendor
+    self.device = device
+    self.classCode = classCode
+  }
+  public var description: String {
+    "[\(hex(vendor, digits: 4).dropFirst(2)):\(hex(device, digits: 4).dropFirst(2))] class \(hex(classCode, digits: 6))"
+  }
+}

@@ -1,0 +1,91 @@
+import Kernel
+import MMIO
+
+/// `void __iomem *` for a device's resource: the accessor drivers use (`readl`, `writeq`, typed
+/// registers). It stands between the driver and the register block so the driver core can
+/// enforce shutdown: an access after the device was shut down or removed is recorded as a
+/// violation and, when the driver core is strict, refused with -ENXIO (Rust-for-Linux's revoked
+/// `Devres`).
+///
+/// Errors from the backend (bounds, alignment, width) come back as -EINVAL, and the precise
+/// ``IOError`` is kept in ``lastError`` for the report.
+public final class IOMem {
+  public unowned let device: Device
+  public let resource: DeviceResource
+  public private(set) var lastError: IOError?
+
+  init(device: Device, resource: DeviceResource) {
+    self.device = device
+    self.resource = resource
+  }
+
+  public var size: Int { resource.size }
+
+  @inline(__always)
+  private func admit(_ offset: Int) throws(Errno) {
+    switch device.state {
+    case .shutDown, .removed:
+      device.core?.record(.mmioAfterShutdown(device: device.name, offset: offset))
+      if device.core?.strictEnforcement ?? false {
+        lastError = .revoked(device: device.name, offset: offset)
+        throw .ENXIO
+      }
+    default: break
+    }
+  }
+
+  private func fail(_ e: IOError) -> Errno {
+    lastError = e
+    device.err("MMIO \(e)")
+    return .EINVAL
+  }
+
+  public func read(_ width: AccessWidth, at offset: Int) throws(Errno) -> UInt64 {
+    try admit(offset)
+    do { return try resource.io.read(width, at: offset) } catch { throw fail(error) }
+  }
+
+  public func write(_ value: UInt64, _ width: AccessWidth, at offset: Int) throws(Errno) {
+    try admit(offset)
+    do { try resource.io.write(value, width, at: offset) } catch { throw fail(error) }
+  }
+
+  public func readb(_ offset: Int) throws(Errno) -> UInt8 { UInt8(truncatingIfNeeded: try read(.byte, at: offset)) }
+  public func readw(_ offset: Int) throws(Errno) -> UInt16 { UInt16(truncatingIfNeeded: try read(.word, at: offset)) }
+  public func readl(_ offset: Int) throws(Errno) -> UInt32 { UInt32(truncatingIfNeeded: try read(.dword, at: offset)) }
+  public func readq(_ offset: Int) throws(Errno) -> UInt64 { try read(.qword, at: offset) }
+  public func writeb(_ value: UInt8, _ offset: Int) throws(Errno) { try write(UInt64(value), .byte, at: offset) }
+  public func writew(_ value: UInt16, _ offset: Int) throws(Errno) { try write(UInt64(value), .word, at: offset) }
+  public func writel(_ value: UInt32, _ offset: Int) throws(Errno) { try write(UInt64(value), .dword, at: offset) }
+  public func writeq(_ value: UInt64, _ offset: Int) throws(Errno) { try write(value, .qword, at: offset) }
+
+  /// Reads a typed register.
+  public func read<R: Register>(_: R.Type) throws(Errno) -> R {
+    R(raw: R.Raw(truncatingIfNeeded: try read(R.width, at: R.offset)))
+  }
+
+  /// Writes a typed register.
+  public func write<R: Register>(_ register: R) throws(Errno) {
+    try write(UInt64(truncatingIfNeeded: register.raw), R.width, at: R.offset)
+  }
+
+  /// Read-modify-write that never writes back write-1-to-clear bits it did not mean to clear
+  /// (see ``MMIO/WritableRegisterIO/update(_:_:)``).
+  @discardableResult
+  public func update<R: Register>(_: R.Type, _ body: (inout R) -> Void) throws(Errno) -> R {
+    let old = try read(R.self)
+    var new = old
+    body(&new)
+    let written = R.valueToWrite(old: old, wanted: new)
+    try write(written)
+    return written
+  }
+
+  /// `readx_poll_timeout()` on a register of this block, with the kernel's clock.
+  public func pollTimeout<T>(
+    sleepUs: UInt64, timeoutUs: UInt64, _ op: () throws(Errno) -> T, until cond: (T) -> Bool
+  ) throws(Errno) -> Polled<T> {
+    guard let clock = device.kernel?.clock else { throw .ENODEV }
+    return try clock.readPollTimeout(sleepUs: sleepUs, timeoutUs: timeoutUs, op, until: cond)
+  }
+}

@@ -1,0 +1,6 @@
+// The one import a user needs: `import IOMMUModel`.
+@_exported import DeviceCore
+@_exported import Kernel
+@_exported import MMIO
+@_exported import Memory
+@_exported import PCI

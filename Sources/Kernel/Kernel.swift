@@ -1,0 +1,22 @@
+/// One running kernel: its context (kdump or not, command line, parameters), the clock it
+/// reads and its log. A handover stops one `Kernel` and boots another on the same clock.
+public final class Kernel {
+  /// A label for reports: "old kernel", "kexec kernel", "crash kernel".
+  public let name: String
+  public var context: KernelContext
+  public let clock: SimulatedClock
+  public let log: KernelLog
+
+  public init(name: String = "kernel", context: KernelContext = KernelContext(), clock: SimulatedClock = SimulatedClock()) {
+    self.name = name
+    self.context = context
+    self.clock = clock
+    self.log = KernelLog(clock: clock)
+  }
+
+  /// `is_kdump_kernel()`.
+  public var isKdumpKernel: Bool { context.isKdumpKernel }
+
+  /// `printk` without a device prefix (`pr_info("DMAR: ...")` passes its own prefix).
+  public func printk(_ level: KernelLogLevel, _ text: String) { log.printk(level, text) }
+}

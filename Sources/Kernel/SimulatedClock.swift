@@ -1,0 +1,78 @@
+/// Simulated time, in nanoseconds since the machine powered on.
+///
+/// Nothing in the model sleeps: `udelay`, `usleep_range` and polling loops advance this clock,
+/// so a register that never acknowledges times out at once and deterministically, and the time
+/// the kernel would have spent is reported.
+public final class SimulatedClock {
+  public private(set) var nanoseconds: UInt64 = 0
+  /// What one turn of a busy-wait loop with no delay costs (an uncached MMIO read plus
+  /// `cpu_relax()`); loops such as VT-d's `IOMMU_WAIT_OP` advance time by this much per turn.
+  public var busyWaitStepNanoseconds: UInt64 = 1_000
+
+  public init() {}
+
+  /// Microseconds since power-on.
+  public var microseconds: UInt64 { nanoseconds / 1_000 }
+
+  /// `ktime_get()`.
+  public func ktimeGet() -> UInt64 { nanoseconds }
+
+  public func advance(nanoseconds ns: UInt64) { nanoseconds &+= ns }
+
+  /// `udelay()` / `usleep_range(min, max)` (the model always sleeps `max`).
+  public func udelay(_ us: UInt64) { nanoseconds &+= us &* 1_000 }
+
+  /// `[    1.234567]`, the console's timestamp for the current time.
+  public var printkTimestamp: String {
+    let us = microseconds
+    let secs = String(us / 1_000_000)
+    let frac = String(us % 1_000_000)
+    return "[" + String(repeating: " ", count: max(0, 5 - secs.count)) + secs + "."
+      + String(repeating: "0", count: 6 - frac.count) + frac + "]"
+  }
+}
+
+/// What a poll loop ended with: the last value read and `-ETIMEDOUT` if the condition never held.
+public struct Polled<T> {
+  public var value: T
+  /// nil when the condition held; `.ETIMEDOUT` otherwise (the kernel macros' return value).
+  public var error: Errno?
+  /// Simulated time the loop spent, in microseconds.
+  public var elapsedMicroseconds: UInt64
+  /// How many times `op` ran.
+  public var reads: Int
+}
+
+extension SimulatedClock {
+  /// `read_poll_timeout()` / `readx_poll_timeout()` / `readl_poll_timeout()` and their `_atomic`
+  /// forms (include/linux/iopoll.h): run `op` until `cond` holds or `timeoutUs` has passed, then
+  /// read once more. Between reads the clock advances by `sleepUs` (or one busy-wait step when
+  /// 0). A `timeoutUs` of 0 means no timeout, as in the kernel.
+  ///
+  /// The sequence of reads is the kernel's, so the access trace of a timeout is too.
+  public func readPollTimeout<T, E: Error>(
+    sleepUs: UInt64, timeoutUs: UInt64, sleepBeforeRead: Bool = false,
+    _ op: () throws(E) -> T, until cond: (T) -> Bool
+  ) throws(E) -> Polled<T> {
+    let start = nanoseconds
+    let deadline = start &+ timeoutUs &* 1_000
+    let step = sleepUs > 0 ? sleepUs &* 1_000 : busyWaitStepNanoseconds
+    if sleepBeforeRead && sleepUs > 0 { nanoseconds &+= step }
+    var reads = 0
+    var value: T
+    while true {
+      value = try op()
+      reads += 1
+      if cond(value) { break }
+      if timeoutUs != 0 && nanoseconds > deadline {
+        value = try op()
+        reads += 1
+        break
+      }
+      nanoseconds &+= step
+    }
+    return Polled(
+      value: value, error: cond(value) ? nil : .ETIMEDOUT,
+      elapsedMicroseconds: (nanoseconds - start) / 1_000, reads: reads)
+  }
+}

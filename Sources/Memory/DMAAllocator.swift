@@ -1,0 +1,65 @@
+import MMIO
+
+/// A buffer handed out by ``DMAAllocator``: the address a device uses and its size.
+public struct DMABuffer: Sendable, Hashable, CustomStringConvertible {
+  /// `dma_addr_t` (equal to the physical address: the allocator does not sit behind an IOMMU).
+  public let address: UInt64
+  public let size: UInt64
+  public var description: String { "\(hex(address, digits: 9))+\(hex(size))" }
+}
+
+/// `dma_alloc_coherent()` for drivers: zeroed, page-aligned (or more strictly aligned)
+/// buffers carved from a pool of RAM that belongs to one kernel. Freed buffers are reused,
+/// first fit.
+public final class DMAAllocator {
+  public let memory: PhysicalMemory
+  public let pool: MemoryRegion
+  private var free: [(base: UInt64, size: UInt64)]
+  public private(set) var allocated: [DMABuffer] = []
+
+  /// A pool over `base..<base+size`, which must be RAM; it is given to `owner`.
+  public init(memory: PhysicalMemory, base: UInt64, size: UInt64, owner: MemoryOwner) {
+    precondition(memory.isBacked(base, length: Int(size)), "DMA pool must be RAM")
+    self.memory = memory
+    self.pool = MemoryRegion(base: base, size: size, owner: owner)
+    self.free = [(base, size)]
+    memory.setOwner(owner, base: base, size: size)
+  }
+
+  /// `dma_alloc_coherent(dev, size, &handle, GFP_KERNEL)`: throws `.outOfMemory` when no
+  /// aligned run of `size` bytes is left.
+  public func allocate(size: UInt64, alignment: UInt64 = PhysicalMemory.pageSize) throws(MemoryError) -> DMABuffer {
+    let size = (size + PhysicalMemory.pageSize - 1) & ~(PhysicalMemory.pageSize - 1)
+    let alignment = max(alignment, PhysicalMemory.pageSize)
+    for (i, hole) in free.enumerated() {
+      let start = (hole.base + alignment - 1) & ~(alignment - 1)
+      guard start + size <= hole.base + hole.size else { continue }
+      free.remove(at: i)
+      if start > hole.base { free.append((hole.base, start - hole.base)) }
+      if start + size < hole.base + hole.size { free.append((start + size, hole.base + hole.size - start - size)) }
+      free.sort { $0.base < $1.base }
+      try memory.fill(start, length: Int(size))
+      let buffer = DMABuffer(address: start, size: size)
+      allocated.append(buffer)
+      return buffer
+    }
+    throw .outOfMemory(requested: size, pool: pool.description)
+  }
+
+  /// `dma_free_coherent()`.
+  public func free(_ buffer: DMABuffer) {
+    guard let i = allocated.firstIndex(of: buffer) else { return }
+    allocated.remove(at: i)
+    free.append((buffer.address, buffer.size))
+    free.sort { $0.base < $1.base }
+    var merged: [(base: UInt64, size: UInt64)] = []
+    for h in free {
+      if let last = merged.last, last.base + last.size == h.base {
+        merged[merged.count - 1].size += h.size
+      } else {
+        merged.append(h)
+      }
+    }
+    free = merged
+  }
+}

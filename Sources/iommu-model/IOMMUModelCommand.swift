@@ -1,0 +1,39 @@
+import ArgumentParser
+import IOMMUModel
+
+@main
+struct IOMMUModelCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "iommu-model",
+    abstract: "A model of the Linux kernel's IOMMU drivers: check, trace and hand over simulated IOMMUs.",
+    discussion: """
+      Simulated hardware runs the drivers' probe, init_check and shutdown paths in simulated time.
+      Nothing here ever writes to the real host's hardware.
+      """,
+    version: "0.1.0",
+    subcommands: [
+      Check.self,
+      Trace.self,
+      Bench.self,
+    ])
+}
+
+/// `iommu-model check DRIVER ...`: runs a driver's init_check against its hardware model.
+struct Check: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Run a driver's init_check (or probe) on its hardware model and print errno, log and trace.",
+    subcommands: [])
+}
+
+/// `iommu-model trace DRIVER ...`: the model's access trace of probe followed by shutdown.
+struct Trace: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Print the model's register access trace of a driver's probe followed by shutdown.",
+    subcommands: [])
+}
+
+/// `--json` or text, shared by the subcommands that report.
+struct OutputOptions: ParsableArguments {
+  @Flag(name: .long, help: "Print JSON instead of text.")
+  var json = false
+}
