@@ -18,15 +18,17 @@ let package = Package(
     .target(name: "MMIO"),
     .target(name: "Kernel", dependencies: [.product(name: "Logging", package: "swift-log")]),
     .target(name: "Memory", dependencies: ["MMIO"]),
-    .target(name: "DeviceCore", dependencies: ["MMIO", "Kernel"]),
+    .target(name: "DeviceCore", dependencies: ["MMIO", "Kernel", "Memory"]),
     .target(name: "PCI", dependencies: ["MMIO"]),
+    .target(name: "Firmware"),
+    .target(name: "SimulatedHardware", dependencies: ["MMIO", "Memory", "PCI", "Kernel"]),
 
     // MARK: Drivers (drivers/iommu/...), mirroring the kernel tree
 
     // MARK: Products
     .target(
       name: "IOMMUModel",
-      dependencies: ["MMIO", "Kernel", "Memory", "DeviceCore", "PCI"]),
+      dependencies: ["MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "Firmware", "SimulatedHardware"]),
     .target(
       name: "IOMMUModelTesting",
       dependencies: ["IOMMUModel"]),
@@ -43,6 +45,7 @@ let package = Package(
     .testTarget(name: "KernelTests", dependencies: ["Kernel", "IOMMUModelTesting"]),
     .testTarget(name: "MemoryTests", dependencies: ["Memory"]),
     .testTarget(name: "DeviceCoreTests", dependencies: ["DeviceCore", "IOMMUModelTesting"]),
+    .testTarget(name: "FirmwareTests", dependencies: ["Firmware", "IOMMUModelTesting"]),
   ],
   swiftLanguageModes: [.v6]
 )

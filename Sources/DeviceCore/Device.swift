@@ -87,7 +87,8 @@ public final class Device: CustomStringConvertible {
 
   public init(
     name: String, bus: BusType, identity: DeviceIdentity, parent: Device? = nil,
-    resources: [DeviceResource] = [], configSpace: (any WritableRegisterIO)? = nil, irqCount: Int = 0,
+    resources: [DeviceResource] = [], configSpace: (any WritableRegisterIO)? = nil,
+    irqCount: Int = 0,
     iommu: Device? = nil, streamIDs: [UInt32] = []
   ) {
     self.name = name

@@ -1,5 +1,5 @@
-import MMIO
 import Kernel
+import MMIO
 
 /// `struct device_driver` with its bus-specific callbacks folded in.
 ///

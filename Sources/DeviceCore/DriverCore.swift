@@ -1,4 +1,5 @@
 import Kernel
+import Memory
 
 /// The driver core of one kernel (drivers/base): the device list in `devices_kset` order,
 /// registered drivers, probing with deferral, device links and `device_shutdown()`.
@@ -23,8 +24,16 @@ public final class DriverCore {
   /// The order in which shutdown callbacks ran during the last ``deviceShutdown()``.
   public private(set) var shutdownOrder: [String] = []
 
-  public init(kernel: Kernel) {
+  /// The machine's physical memory, as the CPU sees it (drivers read and write the tables and
+  /// queues they allocated through it).
+  public let memory: PhysicalMemory?
+  /// The pool `dma_alloc_coherent()` carves buffers from: memory this kernel owns.
+  public let dmaAllocator: DMAAllocator?
+
+  public init(kernel: Kernel, memory: PhysicalMemory? = nil, dmaAllocator: DMAAllocator? = nil) {
     self.kernel = kernel
+    self.memory = memory
+    self.dmaAllocator = dmaAllocator
   }
 
   func record(_ v: Violation) { violations.append(v) }
@@ -90,7 +99,10 @@ public final class DriverCore {
       } else {
         device.state = .probeFailed(error)
         if error != .ENODEV && error != .ENXIO {
-          kernel.printk(.warning, "\(driver.name) \(device.name): probe with driver \(driver.name) failed with error \(error.returnValue)")
+          kernel.printk(
+            .warning,
+            "\(driver.name) \(device.name): probe with driver \(driver.name) failed with error \(error.returnValue)"
+          )
         }
       }
       return false
@@ -151,7 +163,10 @@ public final class DriverCore {
   public func addLink(supplier: Device, consumer: Device) throws(Errno) {
     if links.contains(DeviceLink(supplier: supplier, consumer: consumer)) { return }
     if supplier === consumer || isDependent(consumer, on: supplier) {
-      kernel.printk(.err, "Unable to create device link between \(supplier.name) and \(consumer.name): would form a cycle")
+      kernel.printk(
+        .err,
+        "Unable to create device link between \(supplier.name) and \(consumer.name): would form a cycle"
+      )
       throw .EINVAL
     }
     links.append(DeviceLink(supplier: supplier, consumer: consumer))
@@ -236,7 +251,9 @@ public final class DriverCore {
   /// driver has no `->shutdown`, or whose `->shutdown` did not stop its DMA.
   private func checkOrdering(beforeShuttingDown device: Device) {
     var behind = consumers(of: device)
-    for d in devices where d.iommu === device && !behind.contains(where: { $0 === d }) { behind.append(d) }
+    for d in devices where d.iommu === device && !behind.contains(where: { $0 === d }) {
+      behind.append(d)
+    }
     for consumer in behind where consumer.isDMAActive {
       record(.iommuShutdownBeforeConsumer(iommu: device.name, consumer: consumer.name))
     }

@@ -50,14 +50,28 @@ public final class IOMem {
     do { try resource.io.write(value, width, at: offset) } catch { throw fail(error) }
   }
 
-  public func readb(_ offset: Int) throws(Errno) -> UInt8 { UInt8(truncatingIfNeeded: try read(.byte, at: offset)) }
-  public func readw(_ offset: Int) throws(Errno) -> UInt16 { UInt16(truncatingIfNeeded: try read(.word, at: offset)) }
-  public func readl(_ offset: Int) throws(Errno) -> UInt32 { UInt32(truncatingIfNeeded: try read(.dword, at: offset)) }
+  public func readb(_ offset: Int) throws(Errno) -> UInt8 {
+    UInt8(truncatingIfNeeded: try read(.byte, at: offset))
+  }
+  public func readw(_ offset: Int) throws(Errno) -> UInt16 {
+    UInt16(truncatingIfNeeded: try read(.word, at: offset))
+  }
+  public func readl(_ offset: Int) throws(Errno) -> UInt32 {
+    UInt32(truncatingIfNeeded: try read(.dword, at: offset))
+  }
   public func readq(_ offset: Int) throws(Errno) -> UInt64 { try read(.qword, at: offset) }
-  public func writeb(_ value: UInt8, _ offset: Int) throws(Errno) { try write(UInt64(value), .byte, at: offset) }
-  public func writew(_ value: UInt16, _ offset: Int) throws(Errno) { try write(UInt64(value), .word, at: offset) }
-  public func writel(_ value: UInt32, _ offset: Int) throws(Errno) { try write(UInt64(value), .dword, at: offset) }
-  public func writeq(_ value: UInt64, _ offset: Int) throws(Errno) { try write(value, .qword, at: offset) }
+  public func writeb(_ value: UInt8, _ offset: Int) throws(Errno) {
+    try write(UInt64(value), .byte, at: offset)
+  }
+  public func writew(_ value: UInt16, _ offset: Int) throws(Errno) {
+    try write(UInt64(value), .word, at: offset)
+  }
+  public func writel(_ value: UInt32, _ offset: Int) throws(Errno) {
+    try write(UInt64(value), .dword, at: offset)
+  }
+  public func writeq(_ value: UInt64, _ offset: Int) throws(Errno) {
+    try write(value, .qword, at: offset)
+  }
 
   /// Reads a typed register.
   public func read<R: Register>(_: R.Type) throws(Errno) -> R {

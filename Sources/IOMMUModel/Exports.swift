@@ -1,6 +1,8 @@
 // The one import a user needs: `import IOMMUModel`.
 @_exported import DeviceCore
+@_exported import Firmware
 @_exported import Kernel
 @_exported import MMIO
 @_exported import Memory
 @_exported import PCI
+@_exported import SimulatedHardware

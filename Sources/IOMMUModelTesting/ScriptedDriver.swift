@@ -44,7 +44,8 @@ extension Device {
     resources: [DeviceResource] = []
   ) -> Device {
     Device(
-      name: name, bus: .platform, identity: .platform(compatible: [compatible], acpiHID: nil), parent: parent,
+      name: name, bus: .platform, identity: .platform(compatible: [compatible], acpiHID: nil),
+      parent: parent,
       resources: resources, iommu: iommu)
   }
 }

@@ -18,7 +18,8 @@ public final class TestKernel {
     kernel = Kernel(
       name: kdump ? "crash kernel" : "kernel",
       context: KernelContext(
-        isKdumpKernel: kdump, commandLine: CommandLine(commandLine), moduleParameters: moduleParameters),
+        isKdumpKernel: kdump, commandLine: CommandLine(commandLine),
+        moduleParameters: moduleParameters),
       clock: clock)
     core = DriverCore(kernel: kernel)
   }
@@ -47,12 +48,16 @@ public struct TracedRegisters {
 
 /// Parses canonical trace text (`W32 0x0048 0x00000103` a line; blank lines and `#` comments
 /// skipped) into accesses, naming the first bad line.
-public func parseTrace(_ text: String, file: String = "<trace>") throws(TraceParseError) -> [MMIOAccess] {
+public func parseTrace(_ text: String, file: String = "<trace>") throws(TraceParseError)
+  -> [MMIOAccess]
+{
   var out: [MMIOAccess] = []
   for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
     let t = line.drop { $0 == " " }
     if t.isEmpty || t.hasPrefix("#") { continue }
-    guard let a = MMIOAccess(line: t) else { throw TraceParseError(file: file, line: n + 1, text: String(line)) }
+    guard let a = MMIOAccess(line: t) else {
+      throw TraceParseError(file: file, line: n + 1, text: String(line))
+    }
     out.append(a)
   }
   return out

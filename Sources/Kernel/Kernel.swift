@@ -7,7 +7,10 @@ public final class Kernel {
   public let clock: SimulatedClock
   public let log: KernelLog
 
-  public init(name: String = "kernel", context: KernelContext = KernelContext(), clock: SimulatedClock = SimulatedClock()) {
+  public init(
+    name: String = "kernel", context: KernelContext = KernelContext(),
+    clock: SimulatedClock = SimulatedClock()
+  ) {
     self.name = name
     self.context = context
     self.clock = clock

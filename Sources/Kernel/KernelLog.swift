@@ -1,8 +1,11 @@
 import Logging
 
 /// printk levels (`KERN_EMERG` … `KERN_DEBUG`).
-public enum KernelLogLevel: Int, Sendable, Hashable, Comparable, CaseIterable, CustomStringConvertible {
-  case emerg = 0, alert, crit, err, warning, notice, info, debug
+public enum KernelLogLevel: Int, Sendable, Hashable, Comparable, CaseIterable,
+  CustomStringConvertible
+{
+  case emerg = 0
+  case alert, crit, err, warning, notice, info, debug
 
   public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 
@@ -56,7 +59,8 @@ public final class KernelLog {
 
   /// `printk(KERN_<level> "...")`.
   public func printk(_ level: KernelLogLevel, _ text: String) {
-    entries.append(KernelLogLine(level: level, text: text, timestampMicroseconds: clock.microseconds))
+    entries.append(
+      KernelLogLine(level: level, text: text, timestampMicroseconds: clock.microseconds))
     logger?.log(level: level.loggerLevel, "\(text)")
   }
 

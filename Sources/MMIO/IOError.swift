@@ -17,7 +17,8 @@ public enum IOError: Error, Sendable, Hashable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .outOfBounds(let offset, let width, let size):
-      return "\(width.bits)-bit access at \(hex(offset)) is out of bounds (region size \(hex(size)))"
+      return
+        "\(width.bits)-bit access at \(hex(offset)) is out of bounds (region size \(hex(size)))"
     case .misaligned(let offset, let width):
       return "\(width.bits)-bit access at \(hex(offset)) is misaligned"
     case .unsupportedWidth(let offset, let width):

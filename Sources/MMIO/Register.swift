@@ -74,7 +74,8 @@ extension RegisterArray {
   public static func offset(index: Int) throws(IOError) -> Int {
     let offset = base + index * stride
     guard index >= 0, index < count else {
-      throw .outOfBounds(offset: offset, width: AccessWidth(of: Raw.self), size: base + count * stride)
+      throw .outOfBounds(
+        offset: offset, width: AccessWidth(of: Raw.self), size: base + count * stride)
     }
     return offset
   }
@@ -90,13 +91,15 @@ public struct RegisterField: Sendable, Hashable, CustomStringConvertible {
   }
   public init(_ name: String, bit: Int) { self.init(name, bit...bit) }
   public var description: String {
-    bits.count == 1 ? "\(name)[\(bits.lowerBound)]" : "\(name)[\(bits.upperBound):\(bits.lowerBound)]"
+    bits.count == 1
+      ? "\(name)[\(bits.lowerBound)]" : "\(name)[\(bits.upperBound):\(bits.lowerBound)]"
   }
 }
 
 /// The value of an enumerated field: a known encoding, or a reserved one reported as such
 /// (never trapped), like Rust-for-Linux's fallible `?=>` projections.
-public enum FieldValue<E: RawRepresentable & Sendable & Hashable>: Sendable, Hashable, CustomStringConvertible
+public enum FieldValue<E: RawRepresentable & Sendable & Hashable>: Sendable, Hashable,
+  CustomStringConvertible
 where E.RawValue == UInt64 {
   case known(E)
   case reserved(UInt64)

@@ -63,10 +63,18 @@ extension RegisterIO {
   }
 
   // Kernel-style accessors, for code that mirrors readl()/readq() line by line.
-  @inlinable public func readb(_ offset: Int) throws(IOError) -> UInt8 { try read(UInt8.self, at: offset) }
-  @inlinable public func readw(_ offset: Int) throws(IOError) -> UInt16 { try read(UInt16.self, at: offset) }
-  @inlinable public func readl(_ offset: Int) throws(IOError) -> UInt32 { try read(UInt32.self, at: offset) }
-  @inlinable public func readq(_ offset: Int) throws(IOError) -> UInt64 { try read(UInt64.self, at: offset) }
+  @inlinable public func readb(_ offset: Int) throws(IOError) -> UInt8 {
+    try read(UInt8.self, at: offset)
+  }
+  @inlinable public func readw(_ offset: Int) throws(IOError) -> UInt16 {
+    try read(UInt16.self, at: offset)
+  }
+  @inlinable public func readl(_ offset: Int) throws(IOError) -> UInt32 {
+    try read(UInt32.self, at: offset)
+  }
+  @inlinable public func readq(_ offset: Int) throws(IOError) -> UInt64 {
+    try read(UInt64.self, at: offset)
+  }
 }
 
 extension WritableRegisterIO {
@@ -79,7 +87,9 @@ extension WritableRegisterIO {
 
   /// Writes an unsigned integer at `offset`, checked.
   @inlinable
-  public func write<T: FixedWidthInteger & UnsignedInteger>(_ value: T, at offset: Int) throws(IOError) {
+  public func write<T: FixedWidthInteger & UnsignedInteger>(_ value: T, at offset: Int)
+    throws(IOError)
+  {
     try write(UInt64(truncatingIfNeeded: value), AccessWidth(of: T.self), at: offset)
   }
 
@@ -102,7 +112,9 @@ extension WritableRegisterIO {
   /// Every other W1C bit is written as 0, which leaves it alone.
   @inlinable
   @discardableResult
-  public func update<R: Register>(_: R.Type, _ body: (inout R) throws(IOError) -> Void) throws(IOError) -> R {
+  public func update<R: Register>(_: R.Type, _ body: (inout R) throws(IOError) -> Void)
+    throws(IOError) -> R
+  {
     let old = try read(R.self)
     var new = old
     try body(&new)
@@ -111,8 +123,16 @@ extension WritableRegisterIO {
     return written
   }
 
-  @inlinable public func writeb(_ value: UInt8, _ offset: Int) throws(IOError) { try write(value, at: offset) }
-  @inlinable public func writew(_ value: UInt16, _ offset: Int) throws(IOError) { try write(value, at: offset) }
-  @inlinable public func writel(_ value: UInt32, _ offset: Int) throws(IOError) { try write(value, at: offset) }
-  @inlinable public func writeq(_ value: UInt64, _ offset: Int) throws(IOError) { try write(value, at: offset) }
+  @inlinable public func writeb(_ value: UInt8, _ offset: Int) throws(IOError) {
+    try write(value, at: offset)
+  }
+  @inlinable public func writew(_ value: UInt16, _ offset: Int) throws(IOError) {
+    try write(value, at: offset)
+  }
+  @inlinable public func writel(_ value: UInt32, _ offset: Int) throws(IOError) {
+    try write(value, at: offset)
+  }
+  @inlinable public func writeq(_ value: UInt64, _ offset: Int) throws(IOError) {
+    try write(value, at: offset)
+  }
 }

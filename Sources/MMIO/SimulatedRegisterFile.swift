@@ -108,11 +108,13 @@ public final class SimulatedRegisterFile: WritableRegisterIO {
 
   /// Adds a register. Registers must not overlap.
   public func define(_ d: Definition) {
-    precondition(d.offset >= 0 && d.offset + d.width.rawValue <= size, "\(d.name) lies outside the block")
+    precondition(
+      d.offset >= 0 && d.offset + d.width.rawValue <= size, "\(d.name) lies outside the block")
     precondition(d.offset % d.width.rawValue == 0, "\(d.name) is misaligned")
     let index = Int32(definitions.count)
     for byte in d.offset..<(d.offset + d.width.rawValue) {
-      precondition(registerIndex[byte] < 0, "\(d.name) overlaps \(definitions[Int(registerIndex[byte])].name)")
+      precondition(
+        registerIndex[byte] < 0, "\(d.name) overlaps \(definitions[Int(registerIndex[byte])].name)")
       registerIndex[byte] = index
     }
     definitions.append(d)
@@ -232,6 +234,8 @@ public final class SimulatedRegisterFile: WritableRegisterIO {
     }
     let new = storage.load(d.width, at: d.offset)
     writeHooks[index]?(
-      self, WriteEvent(register: d, offset: offset, width: width, value: value, oldValue: old, newValue: new))
+      self,
+      WriteEvent(
+        register: d, offset: offset, width: width, value: value, oldValue: old, newValue: new))
   }
 }

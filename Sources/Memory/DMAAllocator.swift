@@ -28,7 +28,9 @@ public final class DMAAllocator {
 
   /// `dma_alloc_coherent(dev, size, &handle, GFP_KERNEL)`: throws `.outOfMemory` when no
   /// aligned run of `size` bytes is left.
-  public func allocate(size: UInt64, alignment: UInt64 = PhysicalMemory.pageSize) throws(MemoryError) -> DMABuffer {
+  public func allocate(size: UInt64, alignment: UInt64 = PhysicalMemory.pageSize)
+    throws(MemoryError) -> DMABuffer
+  {
     let size = (size + PhysicalMemory.pageSize - 1) & ~(PhysicalMemory.pageSize - 1)
     let alignment = max(alignment, PhysicalMemory.pageSize)
     for (i, hole) in free.enumerated() {
@@ -36,7 +38,9 @@ public final class DMAAllocator {
       guard start + size <= hole.base + hole.size else { continue }
       free.remove(at: i)
       if start > hole.base { free.append((hole.base, start - hole.base)) }
-      if start + size < hole.base + hole.size { free.append((start + size, hole.base + hole.size - start - size)) }
+      if start + size < hole.base + hole.size {
+        free.append((start + size, hole.base + hole.size - start - size))
+      }
       free.sort { $0.base < $1.base }
       try memory.fill(start, length: Int(size))
       let buffer = DMABuffer(address: start, size: size)

@@ -21,7 +21,8 @@ public final class PhysicalMemory {
   /// Declares RAM at `base..<base+size`, owned by `owner`.
   public func addRAM(base: UInt64, size: UInt64, owner: MemoryOwner = .free) {
     precondition(base % Self.pageSize == 0 && size % Self.pageSize == 0, "RAM must be page aligned")
-    precondition(!regions.contains { $0.base < base + size && base < $0.end }, "RAM regions overlap")
+    precondition(
+      !regions.contains { $0.base < base + size && base < $0.end }, "RAM regions overlap")
     regions.append(MemoryRegion(base: base, size: size, owner: owner))
     regions.sort { $0.base < $1.base }
   }
@@ -35,7 +36,9 @@ public final class PhysicalMemory {
         result.append(r)
         continue
       }
-      if r.base < base { result.append(MemoryRegion(base: r.base, size: base - r.base, owner: r.owner)) }
+      if r.base < base {
+        result.append(MemoryRegion(base: r.base, size: base - r.base, owner: r.owner))
+      }
       let lo = max(r.base, base)
       let hi = min(r.end, end)
       result.append(MemoryRegion(base: lo, size: hi - lo, owner: owner))
@@ -84,7 +87,9 @@ public final class PhysicalMemory {
   // MARK: Access
 
   public func read(_ address: UInt64, length: Int) throws(MemoryError) -> [UInt8] {
-    guard isBacked(address, length: length) else { throw .unbacked(address: address, length: length) }
+    guard isBacked(address, length: length) else {
+      throw .unbacked(address: address, length: length)
+    }
     var out = [UInt8](repeating: 0, count: length)
     var done = 0
     while done < length {
@@ -101,7 +106,9 @@ public final class PhysicalMemory {
   }
 
   public func write(_ bytes: [UInt8], at address: UInt64) throws(MemoryError) {
-    guard isBacked(address, length: bytes.count) else { throw .unbacked(address: address, length: bytes.count) }
+    guard isBacked(address, length: bytes.count) else {
+      throw .unbacked(address: address, length: bytes.count)
+    }
     var done = 0
     while done < bytes.count {
       let a = address + UInt64(done)
@@ -113,12 +120,16 @@ public final class PhysicalMemory {
       pages[pfn] = page
       done += n
     }
-    if let observer = writeObserver, let owner = owner(of: address) { observer(address, bytes.count, owner) }
+    if let observer = writeObserver, let owner = owner(of: address) {
+      observer(address, bytes.count, owner)
+    }
   }
 
   /// Fills `address..<address+length` with `byte` (memset; zeroing a page drops its storage).
   public func fill(_ address: UInt64, length: Int, with byte: UInt8 = 0) throws(MemoryError) {
-    guard isBacked(address, length: length) else { throw .unbacked(address: address, length: length) }
+    guard isBacked(address, length: length) else {
+      throw .unbacked(address: address, length: length)
+    }
     if byte == 0 && address % Self.pageSize == 0 && UInt64(length) % Self.pageSize == 0 {
       for pfn in (address >> Self.pageShift)..<((address + UInt64(length)) >> Self.pageShift) {
         pages[pfn] = nil

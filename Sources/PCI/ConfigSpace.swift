@@ -52,15 +52,20 @@ public enum SimulatedConfigSpace {
     capabilities: [Capability] = [], size: Int = PCIConfig.extendedSize
   ) -> SimulatedRegisterFile {
     var defs: [SimulatedRegisterFile.Definition] = [
-      .init("VENDOR_ID", offset: PCIConfig.vendorID, width: .word, reset: UInt64(vendor), readOnly: 0xffff),
-      .init("DEVICE_ID", offset: PCIConfig.deviceID, width: .word, reset: UInt64(device), readOnly: 0xffff),
+      .init(
+        "VENDOR_ID", offset: PCIConfig.vendorID, width: .word, reset: UInt64(vendor),
+        readOnly: 0xffff),
+      .init(
+        "DEVICE_ID", offset: PCIConfig.deviceID, width: .word, reset: UInt64(device),
+        readOnly: 0xffff),
       .init("COMMAND", offset: PCIConfig.command, width: .word, reset: 0, readOnly: 0xf8b8),
       .init(
         "STATUS", offset: PCIConfig.status, width: .word,
         reset: capabilities.isEmpty ? 0 : UInt64(PCIConfig.statusCapList), readOnly: 0x07ff,
         writeOneToClear: 0xf900),
       .init(
-        "CLASS_REVISION", offset: 0x08, width: .dword, reset: UInt64(classCode) << 8 | UInt64(revision),
+        "CLASS_REVISION", offset: 0x08, width: .dword,
+        reset: UInt64(classCode) << 8 | UInt64(revision),
         readOnly: 0xffff_ffff),
       .init("HEADER_TYPE", offset: PCIConfig.headerType, width: .byte, reset: 0, readOnly: 0xff),
     ]
@@ -74,12 +79,16 @@ public enum SimulatedConfigSpace {
           reset: (bar.address & 0xffff_fff0) | 0x4, readOnly: ~sizeMask & 0xffff_ffff))
       defs.append(
         .init(
-          "BAR\(2 * i + 1)", offset: PCIConfig.bar0 + 8 * i + 4, width: .dword, reset: bar.address >> 32,
+          "BAR\(2 * i + 1)", offset: PCIConfig.bar0 + 8 * i + 4, width: .dword,
+          reset: bar.address >> 32,
           readOnly: ~(sizeMask >> 32) & 0xffff_ffff))
     }
     var next = 0x40
     let capPtr = capabilities.isEmpty ? 0 : next
-    defs.append(.init("CAP_PTR", offset: PCIConfig.capabilitiesPointer, width: .byte, reset: UInt64(capPtr), readOnly: 0xff))
+    defs.append(
+      .init(
+        "CAP_PTR", offset: PCIConfig.capabilitiesPointer, width: .byte, reset: UInt64(capPtr),
+        readOnly: 0xff))
     var image: [(Int, UInt8)] = []
     for (i, cap) in capabilities.enumerated() {
       let length = (2 + cap.body.count + 3) & ~3

@@ -19,33 +19,64 @@ struct Bench: ParsableCommand {
     rows.append(("raw pointer load/store", raw))
     let plain = makeFile()
     rows.append(("typed read", try measure(iterations) { _ in _ = try plain.read(BenchCSR.self) }))
-    rows.append(("typed write", try measure(iterations) { i in try plain.write(BenchCSR(raw: UInt32(truncatingIfNeeded: i) & 0x3)) }))
-    rows.append(("typed read-modify-write", try measure(iterations / 2, accessesPerIteration: 2) { i in
-      try plain.update(BenchCSR.self) { $0.enabled = i & 1 == 0 }
-    }))
+    rows.append(
+      (
+        "typed write",
+        try measure(iterations) { i in
+          try plain.write(BenchCSR(raw: UInt32(truncatingIfNeeded: i) & 0x3))
+        }
+      ))
+    rows.append(
+      (
+        "typed read-modify-write",
+        try measure(iterations / 2, accessesPerIteration: 2) { i in
+          try plain.update(BenchCSR.self) { $0.enabled = i & 1 == 0 }
+        }
+      ))
     let recorded = RecordingRegisterIO(makeFile())
     let trace = recorded.trace
-    rows.append(("typed read, recorded", try measure(recordedIterations, trace: trace) { _ in _ = try recorded.read(BenchCSR.self) }))
-    rows.append(("typed write, recorded", try measure(recordedIterations, trace: trace) { i in
-      try recorded.write(BenchCSR(raw: UInt32(truncatingIfNeeded: i) & 0x3))
-    }))
-    rows.append(("typed read-modify-write, recorded", try measure(recordedIterations / 2, accessesPerIteration: 2, trace: trace) { i in
-      try recorded.update(BenchCSR.self) { $0.enabled = i & 1 == 0 }
-    }))
+    rows.append(
+      (
+        "typed read, recorded",
+        try measure(recordedIterations, trace: trace) { _ in _ = try recorded.read(BenchCSR.self) }
+      ))
+    rows.append(
+      (
+        "typed write, recorded",
+        try measure(recordedIterations, trace: trace) { i in
+          try recorded.write(BenchCSR(raw: UInt32(truncatingIfNeeded: i) & 0x3))
+        }
+      ))
+    rows.append(
+      (
+        "typed read-modify-write, recorded",
+        try measure(recordedIterations / 2, accessesPerIteration: 2, trace: trace) { i in
+          try recorded.update(BenchCSR.self) { $0.enabled = i & 1 == 0 }
+        }
+      ))
     print("benchmark                             accesses/s    ratio to raw")
     for (name, rate) in rows {
-      print(pad(name, 36) + pad(formatRate(rate), 14, left: true) + pad(formatRatio(raw / rate), 16, left: true))
+      print(
+        pad(name, 36) + pad(formatRate(rate), 14, left: true)
+          + pad(formatRatio(raw / rate), 16, left: true))
     }
     let worstPlain = rows[1...3].map(\.1).min() ?? 0
     let worstRecorded = rows[4...6].map(\.1).min() ?? 0
-    print("target: >= 100M/s without recording (\(worstPlain >= 100e6 ? "met" : "NOT met"): slowest \(formatRate(worstPlain)))")
-    print("target: >= 20M/s with recording (\(worstRecorded >= 20e6 ? "met" : "NOT met"): slowest \(formatRate(worstRecorded)))")
+    print(
+      "target: >= 100M/s without recording (\(worstPlain >= 100e6 ? "met" : "NOT met"): slowest \(formatRate(worstPlain)))"
+    )
+    print(
+      "target: >= 20M/s with recording (\(worstRecorded >= 20e6 ? "met" : "NOT met"): slowest \(formatRate(worstRecorded)))"
+    )
   }
 
   private func makeFile() -> SimulatedRegisterFile {
     SimulatedRegisterFile(
       size: 0x1000,
-      registers: [.init("CSR", offset: BenchCSR.offset, width: .dword, readOnly: 0x3_0000, writeOneToClear: 0xf00)])
+      registers: [
+        .init(
+          "CSR", offset: BenchCSR.offset, width: .dword, readOnly: 0x3_0000, writeOneToClear: 0xf00)
+      ])
   }
 
   /// The baseline: the same number of 32-bit loads or stores through a raw pointer.

@@ -5,7 +5,8 @@ import IOMMUModel
 struct IOMMUModelCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "iommu-model",
-    abstract: "A model of the Linux kernel's IOMMU drivers: check, trace and hand over simulated IOMMUs.",
+    abstract:
+      "A model of the Linux kernel's IOMMU drivers: check, trace and hand over simulated IOMMUs.",
     discussion: """
       Simulated hardware runs the drivers' probe, init_check and shutdown paths in simulated time.
       Nothing here ever writes to the real host's hardware.
@@ -21,7 +22,8 @@ struct IOMMUModelCommand: ParsableCommand {
 /// `iommu-model check DRIVER ...`: runs a driver's init_check against its hardware model.
 struct Check: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Run a driver's init_check (or probe) on its hardware model and print errno, log and trace.",
+    abstract:
+      "Run a driver's init_check (or probe) on its hardware model and print errno, log and trace.",
     subcommands: [])
 }
 

@@ -125,10 +125,13 @@ struct DeferredProbeTests {
   @Test("a driver returning -EPROBE_DEFER is retried when another driver binds")
   func retried() {
     var ready = false
-    let waiting = ScriptedDriver(name: "w", matchTable: [.compatible("w")], onProbe: { _ throws(Errno) in
-      if !ready { throw .EPROBE_DEFER }
-    })
-    let other = ScriptedDriver(name: "o", matchTable: [.compatible("o")], onProbe: { _ throws(Errno) in ready = true })
+    let waiting = ScriptedDriver(
+      name: "w", matchTable: [.compatible("w")],
+      onProbe: { _ throws(Errno) in
+        if !ready { throw .EPROBE_DEFER }
+      })
+    let other = ScriptedDriver(
+      name: "o", matchTable: [.compatible("o")], onProbe: { _ throws(Errno) in ready = true })
     env.core.register(waiting)
     env.core.register(other)
     let w = Device.platform("w0", compatible: "w")
@@ -141,9 +144,11 @@ struct DeferredProbeTests {
 
   @Test("when the IOMMU's probe failed, initcalls end and the consumer probes without it")
   func iommuFailed() {
-    let iommuDriver = ScriptedDriver(name: "iommu", matchTable: [.compatible("iommu")], onProbe: { d throws(Errno) in
-      throw d.errProbe(.EBUSY, "unexpected device state")
-    })
+    let iommuDriver = ScriptedDriver(
+      name: "iommu", matchTable: [.compatible("iommu")],
+      onProbe: { d throws(Errno) in
+        throw d.errProbe(.EBUSY, "unexpected device state")
+      })
     let client = ScriptedDriver(name: "client", matchTable: [.compatible("client")])
     env.core.register(iommuDriver)
     env.core.register(client)
@@ -155,11 +160,12 @@ struct DeferredProbeTests {
     #expect(dev.state == .deferred)
     env.core.initcallsDone()
     #expect(dev.state == .bound && !dev.isBehindActiveIOMMU)
-    #expect(env.log == [
-      "iommu iommu0: error -EBUSY: unexpected device state",
-      "iommu iommu0: probe with driver iommu failed with error -16",
-      "client dev0: ignoring dependency for device, assuming no driver",
-    ])
+    #expect(
+      env.log == [
+        "iommu iommu0: error -EBUSY: unexpected device state",
+        "iommu iommu0: probe with driver iommu failed with error -16",
+        "client dev0: ignoring dependency for device, assuming no driver",
+      ])
   }
 }
 
@@ -168,10 +174,12 @@ struct EnforcementTests {
   let env = TestKernel()
 
   func boundDevice() -> (Device, SimulatedRegisterFile) {
-    let regs = SimulatedRegisterFile(size: 0x100, registers: [.init("CTRL", offset: 0, width: .dword)])
+    let regs = SimulatedRegisterFile(
+      size: 0x100, registers: [.init("CTRL", offset: 0, width: .dword)])
     let drv = ScriptedDriver(name: "d", matchTable: [.compatible("d")])
     env.core.register(drv)
-    let dev = Device.platform("d0", compatible: "d", resources: [DeviceResource(name: "regs", base: 0x1000_0000, io: regs)])
+    let dev = Device.platform(
+      "d0", compatible: "d", resources: [DeviceResource(name: "regs", base: 0x1000_0000, io: regs)])
     env.core.register(dev)
     return (dev, regs)
   }
@@ -205,7 +213,8 @@ struct EnforcementTests {
     let mem = try dev.ioremap()
     #expect(throws: Errno.EINVAL) { try mem.readq(0x100) }
     #expect(mem.lastError == .outOfBounds(offset: 0x100, width: .qword, size: 0x100))
-    #expect(env.log.last == "d d0: MMIO 64-bit access at 0x100 is out of bounds (region size 0x100)")
+    #expect(
+      env.log.last == "d d0: MMIO 64-bit access at 0x100 is out of bounds (region size 0x100)")
   }
 
   @Test("kexec clears Bus Master Enable on every PCI function, quiesced or not")
@@ -214,7 +223,8 @@ struct EnforcementTests {
     let config = SimulatedConfigSpace.make(vendor: 0x8086, device: 0x1234, classCode: 0x02_0000)
     try config.write(UInt16(0x6), at: PCIConfig.command)
     let nic = Device(
-      name: "0000:00:02.0", bus: .pci, identity: .pci(PCIIdentity(vendor: 0x8086, device: 0x1234, classCode: 0x02_0000)),
+      name: "0000:00:02.0", bus: .pci,
+      identity: .pci(PCIIdentity(vendor: 0x8086, device: 0x1234, classCode: 0x02_0000)),
       configSpace: config)
     env.core.register(nic)
     env.core.deviceShutdown()

@@ -16,7 +16,8 @@ struct ErrnoTests {
 struct KernelContextTests {
   @Test("module parameters come from the command line, '-' and '_' alike in names")
   func moduleParameters() {
-    let ctx = KernelContext(commandLine: CommandLine("console=ttyS0 arm-smmu.disable_bypass=0 quiet"))
+    let ctx = KernelContext(
+      commandLine: CommandLine("console=ttyS0 arm-smmu.disable_bypass=0 quiet"))
     #expect(ctx.moduleParameter("arm-smmu", "disable_bypass") == "0")
     #expect(ctx.boolParameter("arm_smmu", "disable_bypass", default: true) == false)
     #expect(ctx.boolParameter("arm-smmu", "force_stage", default: true) == true)
@@ -27,9 +28,12 @@ struct KernelContextTests {
   func defaultDomain() {
     #expect(KernelContext().defaultDomainType == .dmaFQ)
     #expect(KernelContext(commandLine: CommandLine("iommu.strict=1")).defaultDomainType == .dma)
-    #expect(KernelContext(commandLine: CommandLine("iommu.passthrough=1")).defaultDomainType == .identity)
+    #expect(
+      KernelContext(commandLine: CommandLine("iommu.passthrough=1")).defaultDomainType == .identity)
     #expect(KernelContext(commandLine: CommandLine("iommu=pt")).defaultDomainType == .identity)
-    #expect(KernelContext(commandLine: CommandLine("iommu=pt iommu.passthrough=0")).defaultDomainType == .dmaFQ)
+    #expect(
+      KernelContext(commandLine: CommandLine("iommu=pt iommu.passthrough=0")).defaultDomainType
+        == .dmaFQ)
   }
 
   @Test("the last value of a repeated parameter wins")
@@ -44,7 +48,12 @@ struct PollTests {
   func timeout() {
     let clock = SimulatedClock()
     var reads = 0
-    let r = clock.readPollTimeout(sleepUs: 10, timeoutUs: 10_000_000, { reads += 1; return 1 }, until: { $0 == 0 })
+    let r = clock.readPollTimeout(
+      sleepUs: 10, timeoutUs: 10_000_000,
+      {
+        reads += 1
+        return 1
+      }, until: { $0 == 0 })
     #expect(r.error == .ETIMEDOUT)
     // Reads at 0, 10, ..., 10_000_000 us (1_000_001 reads) are not past the deadline; the read at
     // 10_000_010 us is, and the loop reads once more before giving up (iopoll.h).
@@ -57,7 +66,12 @@ struct PollTests {
   func success() {
     let clock = SimulatedClock()
     var n = 0
-    let r = clock.readPollTimeout(sleepUs: 1, timeoutUs: 1_000_000, { n += 1; return n }, until: { $0 == 3 })
+    let r = clock.readPollTimeout(
+      sleepUs: 1, timeoutUs: 1_000_000,
+      {
+        n += 1
+        return n
+      }, until: { $0 == 3 })
     #expect(r.error == nil && r.value == 3 && r.elapsedMicroseconds == 2)
   }
 

@@ -18,13 +18,17 @@ struct RegisterIOTests {
 
   @Test("a read not aligned to its width is misaligned")
   func misaligned() {
-    #expect(throws: IOError.misaligned(offset: 0x12, width: .dword)) { try regs.read(UInt32.self, at: 0x12) }
+    #expect(throws: IOError.misaligned(offset: 0x12, width: .dword)) {
+      try regs.read(UInt32.self, at: 0x12)
+    }
   }
 
   @Test("config space refuses 64-bit accesses")
   func unsupportedWidth() {
     let config = SimulatedRegisterFile(size: 256, supportedWidths: .configSpace, registers: [])
-    #expect(throws: IOError.unsupportedWidth(offset: 0, width: .qword)) { try config.read(UInt64.self, at: 0) }
+    #expect(throws: IOError.unsupportedWidth(offset: 0, width: .qword)) {
+      try config.read(UInt64.self, at: 0)
+    }
   }
 
   @Test("narrow reads see little-endian bytes of a wide register")
@@ -36,9 +40,12 @@ struct RegisterIOTests {
 
   @Test("a snapshot reads its image and has no write path")
   func snapshot() throws {
-    let snap = SnapshotRegisterIO(size: 0x40, registers: [(0x10, .qword, 0xdead_beef)], supportedWidths: .configSpace)
+    let snap = SnapshotRegisterIO(
+      size: 0x40, registers: [(0x10, .qword, 0xdead_beef)], supportedWidths: .configSpace)
     #expect(try snap.read(UInt32.self, at: 0x10) == 0xdead_beef)
-    #expect(throws: IOError.outOfBounds(offset: 0x40, width: .dword, size: 0x40)) { try snap.read(UInt32.self, at: 0x40) }
+    #expect(throws: IOError.outOfBounds(offset: 0x40, width: .dword, size: 0x40)) {
+      try snap.read(UInt32.self, at: 0x40)
+    }
     #expect(!(snap as Any is any WritableRegisterIO))
   }
 }
@@ -49,7 +56,11 @@ struct SimulatedRegisterFileTests {
   func masks() throws {
     let regs = SimulatedRegisterFile(
       size: 0x100,
-      registers: [.init("CQCSR", offset: 0x48, width: .dword, reset: 0x0001_0f00, readOnly: 0x0003_0000, writeOneToClear: 0xf00)])
+      registers: [
+        .init(
+          "CQCSR", offset: 0x48, width: .dword, reset: 0x0001_0f00, readOnly: 0x0003_0000,
+          writeOneToClear: 0xf00)
+      ])
     try regs.write(UInt32(0x0003_0103), at: 0x48)
     // EN and IE set; MF (bit 8) cleared by its 1; other W1C bits stay; ON stays, BUSY stays 0.
     #expect(try regs.read(UInt32.self, at: 0x48) == 0x0001_0e03)
@@ -67,7 +78,8 @@ struct SimulatedRegisterFileTests {
     let regs = SimulatedRegisterFile(
       size: 0x100,
       registers: [
-        .init("CR0", offset: 0x20, width: .dword), .init("CR0ACK", offset: 0x24, width: .dword, readOnly: 0xffff_ffff),
+        .init("CR0", offset: 0x20, width: .dword),
+        .init("CR0ACK", offset: 0x24, width: .dword, readOnly: 0xffff_ffff),
       ])
     var seen: [(UInt64, UInt64)] = []
     regs.onWrite(at: 0x20) { regs, event in
@@ -81,7 +93,8 @@ struct SimulatedRegisterFileTests {
 
   @Test("a WARL hook legalises the stored value")
   func warl() throws {
-    let regs = SimulatedRegisterFile(size: 0x100, registers: [.init("DDTP", offset: 0x10, width: .qword)])
+    let regs = SimulatedRegisterFile(
+      size: 0x100, registers: [.init("DDTP", offset: 0x10, width: .qword)])
     regs.legalize(at: 0x10) { old, proposed in proposed & 0xf > 4 ? old : proposed }
     try regs.write(UInt64(3), at: 0x10)
     try regs.write(UInt64(7), at: 0x10)
@@ -90,7 +103,8 @@ struct SimulatedRegisterFileTests {
 
   @Test("a read hook runs before the value is loaded (a BUSY bit that clears after two reads)")
   func readHook() throws {
-    let regs = SimulatedRegisterFile(size: 0x100, registers: [.init("S", offset: 0, width: .dword, reset: 0x10)])
+    let regs = SimulatedRegisterFile(
+      size: 0x100, registers: [.init("S", offset: 0, width: .dword, reset: 0x10)])
     var reads = 0
     regs.onRead(at: 0) { regs, _ in
       reads += 1
@@ -102,7 +116,8 @@ struct SimulatedRegisterFileTests {
 
   @Test("write-only registers read as zero; all-ones fault injection")
   func writeOnlyAndAllOnes() throws {
-    let regs = SimulatedRegisterFile(size: 0x100, registers: [.init("GCMD", offset: 0x18, width: .dword, writeOnly: true)])
+    let regs = SimulatedRegisterFile(
+      size: 0x100, registers: [.init("GCMD", offset: 0x18, width: .dword, writeOnly: true)])
     try regs.write(UInt32(0x8000_0000), at: 0x18)
     #expect(try regs.read(UInt32.self, at: 0x18) == 0)
     #expect(regs.peek(.dword, at: 0x18) == 0x8000_0000)
@@ -112,7 +127,8 @@ struct SimulatedRegisterFileTests {
 
   @Test("reset restores reset values")
   func reset() throws {
-    let regs = SimulatedRegisterFile(size: 0x100, registers: [.init("X", offset: 0, width: .dword, reset: 5)])
+    let regs = SimulatedRegisterFile(
+      size: 0x100, registers: [.init("X", offset: 0, width: .dword, reset: 5)])
     try regs.write(UInt32(9), at: 0)
     regs.reset()
     #expect(try regs.read(UInt32.self, at: 0) == 5)

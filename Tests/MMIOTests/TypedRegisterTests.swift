@@ -1,12 +1,20 @@
 import IOMMUModelTesting
 import Testing
 
-enum Mode: UInt64, Sendable, Hashable { case off = 0, bare = 1, oneLevel = 2, twoLevel = 3, threeLevel = 4 }
+enum Mode: UInt64, Sendable, Hashable {
+  case off = 0
+  case bare = 1
+  case oneLevel = 2
+  case twoLevel = 3
+  case threeLevel = 4
+}
 
 struct TestDDTP: Register {
   static let offset = 0x10
   static let name = "DDTP"
-  static let fields = [RegisterField("MODE", 0...3), RegisterField("BUSY", bit: 4), RegisterField("PPN", 10...53)]
+  static let fields = [
+    RegisterField("MODE", 0...3), RegisterField("BUSY", bit: 4), RegisterField("PPN", 10...53),
+  ]
   var raw: UInt64
   init(raw: UInt64) { self.raw = raw }
   var mode: FieldValue<Mode> {
@@ -63,7 +71,9 @@ struct TypedRegisterTests {
   @Test("update never writes back W1C bits it did not mean to clear")
   func updateKeepsW1C() throws {
     let regs = SimulatedRegisterFile(
-      size: 0x100, registers: [.init("CQCSR", offset: 0x48, width: .dword, reset: 0x100, writeOneToClear: 0xf00)])
+      size: 0x100,
+      registers: [.init("CQCSR", offset: 0x48, width: .dword, reset: 0x100, writeOneToClear: 0xf00)]
+    )
     let traced = RecordingRegisterIO(regs)
     try traced.update(TestCSR.self) { $0.enable = true }
     #expect(traced.trace.lines == ["R32 0x0048 0x00000100", "W32 0x0048 0x00000001"])
@@ -83,10 +93,13 @@ struct TypedRegisterTests {
       var raw: UInt32
       init(raw: UInt32) { self.raw = raw }
     }
-    let regs = SimulatedRegisterFile(size: 0x1000, registers: [.init("SMR1", offset: 0x804, width: .dword)])
+    let regs = SimulatedRegisterFile(
+      size: 0x1000, registers: [.init("SMR1", offset: 0x804, width: .dword)])
     try regs.write(SMR(raw: 0x8000_0010), index: 1)
     #expect(try regs.read(SMR.self, index: 1).raw == 0x8000_0010)
-    #expect(throws: IOError.outOfBounds(offset: 0xa00, width: .dword, size: 0xa00)) { try regs.read(SMR.self, index: 128) }
+    #expect(throws: IOError.outOfBounds(offset: 0xa00, width: .dword, size: 0xa00)) {
+      try regs.read(SMR.self, index: 128)
+    }
   }
 }
 
@@ -94,7 +107,8 @@ struct TypedRegisterTests {
 struct AccessTraceTests {
   @Test("reads and writes print as R32/W64 lines with padded offset and value")
   func canonicalForm() throws {
-    let t = TracedRegisters(SimulatedRegisterFile(size: 0x1000, registers: [.init("X", offset: 0x2f8, width: .qword)]))
+    let t = TracedRegisters(
+      SimulatedRegisterFile(size: 0x1000, registers: [.init("X", offset: 0x2f8, width: .qword)]))
     try t.recorder.write(UInt64(0x2310), at: 0x2f8)
     _ = try t.recorder.read(UInt32.self, at: 0x2f8)
     #expect(t.lines == ["W64 0x02f8 0x0000000000002310", "R32 0x02f8 0x00002310"])
@@ -109,8 +123,10 @@ struct AccessTraceTests {
 
   @Test("canonical lines parse back; a bad line is named")
   func parse() throws {
-    let accesses = try parseTrace("# probe\nW32 0x0048 0x00000103\n\nR64 0x0010 0x0000000000000001\n")
-    #expect(accesses.map(\.description) == ["W32 0x0048 0x00000103", "R64 0x0010 0x0000000000000001"])
+    let accesses = try parseTrace(
+      "# probe\nW32 0x0048 0x00000103\n\nR64 0x0010 0x0000000000000001\n")
+    #expect(
+      accesses.map(\.description) == ["W32 0x0048 0x00000103", "R64 0x0010 0x0000000000000001"])
     #expect(throws: TraceParseError.self) { try parseTrace("W32 0x0048\n", file: "x.trace") }
     do {
       _ = try parseTrace("R32 0x0 0x0\nbogus\n", file: "x.trace")

@@ -23,8 +23,12 @@ struct PhysicalMemoryTests {
   @Test("an access outside RAM is reported, and nothing changes")
   func unbacked() throws {
     let m = makeMemory()
-    #expect(throws: MemoryError.unbacked(address: 0x1000, length: 8)) { try m.write64(1, at: 0x1000) }
-    #expect(throws: MemoryError.unbacked(address: 0x80ff_fffc, length: 8)) { try m.read64(0x80ff_fffc) }
+    #expect(throws: MemoryError.unbacked(address: 0x1000, length: 8)) {
+      try m.write64(1, at: 0x1000)
+    }
+    #expect(throws: MemoryError.unbacked(address: 0x80ff_fffc, length: 8)) {
+      try m.read64(0x80ff_fffc)
+    }
     #expect(m.materializedPageCount == 0)
   }
 
@@ -47,7 +51,8 @@ struct PhysicalMemoryTests {
     var seen: [(UInt64, Int, MemoryOwner)] = []
     m.writeObserver = { seen.append(($0, $1, $2)) }
     try m.write32(7, at: 0x8000_0010)
-    #expect(seen.count == 1 && seen[0].0 == 0x8000_0010 && seen[0].1 == 4 && seen[0].2 == .kernel("old"))
+    #expect(
+      seen.count == 1 && seen[0].0 == 0x8000_0010 && seen[0].1 == 4 && seen[0].2 == .kernel("old"))
   }
 }
 
