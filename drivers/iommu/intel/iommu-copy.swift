@@ -52,7 +52,6 @@ extension IntelIOMMUDriver {
       var devfn = 0
       while devfn < 256 {
         defer { devfn += 1 }
-        if devfn == 0x80 && !ext { break }
         let half = ext && devfn >= 0x80 ? 1 : 0
         if ext && devfn == 0x80 { pos = 1 }
         let ptr = half == 0 ? lo : hi

@@ -172,7 +172,8 @@ public final class IntelIOMMUDriver {
   }
 
   /// Mirrors iommu_set_root_entry(): RTADDR (SMT in scalable mode), GCMD copy | SRTP, wait for
-  /// RTPS; then, unless CAP.ESRTPS, global context-cache and IOTLB invalidation.
+  /// RTPS; then, unless CAP.ESRTPS, global context-cache, PASID-cache (scalable mode) and IOTLB
+  /// invalidation.
   func iommuSetRootEntry(_ iommu: IntelIOMMU) throws(DMARError) {
     guard let root = iommu.rootEntry else { return }
     var addr = root.address
@@ -182,6 +183,8 @@ public final class IntelIOMMUDriver {
     try iommu.waitOp(DMARReg.GSTS, "GSTS.RTPS") { $0 & DMAGcmd.SRTP != 0 }
     if iommu.cap.esrtps { return }
     try flushContext(iommu, did: 0, sid: 0, granularity: 1)
+    // qi_flush_pasid_cache(iommu, 0, QI_PC_GLOBAL, 0) in scalable mode.
+    if smSupported(iommu) { try iommu.qiSubmitSync([QIDesc(3 << 4 | 7)]) }
     try flushIOTLB(iommu, did: 0, granularity: 1)
   }
 
