@@ -1,3 +1,4 @@
+import Firmware
 import Kernel
 import MMIO
 import Memory
@@ -251,5 +252,32 @@ extension IntelIOMMUDriver {
         return rid
       }
     }
+  }
+}
+
+extension DMARDescription {
+  /// The driver's view of a parsed DMAR table (Sources/Firmware's DMARTable), in table order.
+  /// Scope entries of unknown types are dropped, as dmar_alloc_dev_scope() skips them after its
+  /// "Unsupported device scope" warning (a finding of the parse).
+  public init(_ table: DMARTable) {
+    func scopes(_ s: [DMARDeviceScope]) -> [DMARScope] {
+      s.compactMap { e in
+        guard let kind = DMARScope.Kind(rawValue: e.kind.rawValue) else { return nil }
+        return DMARScope(
+          kind: kind, enumerationID: e.enumerationID, bus: e.startBus,
+          path: e.path.map { (device: $0.device, function: $0.function) })
+      }
+    }
+    self.init(
+      hostAddressWidthField: table.hostAddressWidthField, flags: table.flags.rawValue,
+      drhds: table.hardwareUnits.map {
+        DRHDDescription(
+          address: $0.registerBase, flags: $0.flags.rawValue, sizeField: $0.sizeField, segment: $0.segment,
+          scopes: scopes($0.scopes))
+      },
+      rmrrs: table.reservedMemoryRegions.map {
+        RMRRDescription(segment: $0.segment, base: $0.baseAddress, end: $0.endAddress, scopes: scopes($0.scopes))
+      },
+      atsrCount: table.rootPortATS.count, satcCount: table.socIntegratedATC.count)
   }
 }

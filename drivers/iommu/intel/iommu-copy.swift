@@ -129,7 +129,7 @@ extension IntelIOMMUDriver {
   /// Mirrors domain_context_mapping_one() (legacy mode): allocates the bus's context table,
   /// flushes a copied entry's old domain (device context, domain IOTLB) and writes a present
   /// entry: pass-through for an identity default domain when ECAP.PT, else second-level
-  /// translation through a fresh page table of the unit's AGAW.
+  /// translation through the page table of the device's group domain (the unit's AGAW).
   func domainContextMappingOne(_ iommu: IntelIOMMU, rid: UInt16) throws(DMARError) {
     guard let root = iommu.rootEntry else { throw .errno(.ENODEV) }
     let bus = UInt64(rid >> 8)
@@ -153,16 +153,24 @@ extension IntelIOMMUDriver {
         iommu.copiedTables.remove(rid)
       }
       let identity = kernel.context.defaultDomainType == .identity && iommu.ecap.passThrough
-      let did = identity ? 1 : (2..<iommu.cap.ndoms).first { !iommu.domainIDs.contains($0) } ?? 0
-      iommu.domainIDs.insert(did)
+      // One default domain per IOMMU group; functions of one slot share a group (no ACS).
+      let group = rid >> 3
       var newLo: UInt64 = 1
-      var newHi = UInt64(did) << 8 | UInt64(iommu.agaw)
+      let did: Int
       if identity {
+        did = 1
         newLo |= 2 << 2
-        newHi = UInt64(did) << 8 | UInt64(iommu.msagaw)
+      } else if let domain = groupDomains[group] {
+        did = domain.did
+        newLo |= domain.pgd
       } else {
-        newLo |= try allocPages(1).address
+        did = (2..<iommu.cap.ndoms).first { !iommu.domainIDs.contains($0) } ?? 0
+        let pgd = try allocPages(1).address
+        groupDomains[group] = (did, pgd)
+        newLo |= pgd
       }
+      iommu.domainIDs.insert(did)
+      let newHi = UInt64(did) << 8 | UInt64(identity ? iommu.msagaw : iommu.agaw)
       try memory.write64(newHi, at: entry + 8)
       try memory.write64(newLo, at: entry)
       attached.insert(rid)

@@ -57,6 +57,8 @@ public final class IntelIOMMUDriver {
   public internal(set) var attached: Set<UInt16> = []
   /// Each attached device's second-level page table root.
   var pageTables: [UInt16: UInt64] = [:]
+  /// The DMA default domain of each IOMMU group (keyed by bus and slot): domain ID, page table.
+  var groupDomains: [UInt16: (did: Int, pgd: UInt64)] = [:]
 
   public init(
     core: DriverCore, firmware: DMARDescription?, registerBlocks: [UInt64: any WritableRegisterIO],
