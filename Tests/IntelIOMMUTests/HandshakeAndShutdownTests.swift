@@ -118,6 +118,37 @@ struct HandshakeAndShutdownTests {
     #expect(boot.driver.intelIOMMUSM && boot.driver.disableIgfx && !boot.driver.superpage)
   }
 
+  @Test("a DMA fault is recorded by the unit and logged and cleared by dmar_fault() with the kernel's text")
+  func faultHandling() throws {
+    let (machine, boot) = running()
+    #expect(
+      machine.unit.route(streamID: 0xfa, address: 0x12345, isWrite: false) == .blocked(reason: "DMAR fault reason 0x06")
+    )
+    try boot.driver.faultInterrupt()
+    #expect(
+      boot.kernel.log.lines == [
+        "DMAR: DRHD: handling fault status reg 2",
+        "DMAR: [DMA Read NO_PASID] Request device [00:1f.2] fault addr 0x12000 [fault reason 0x06] PTE Read access is not set",
+      ])
+    #expect(
+      boot.trace.lines == [
+        "R32 0x0034 0x00000002", "R32 0x022c 0xc0000006", "R32 0x0228 0x000000fa", "R64 0x0220 0x0000000000012000",
+        "W32 0x022c 0x80000000", "R32 0x022c 0x40000006", "W32 0x0034 0x00000083",
+      ])
+    #expect(try machine.unit.registers.read(UInt32.self, at: 0x34) == 0)
+  }
+
+  @Test("kdump copies the interrupt remapping table: the old kernel's IRTEs stay allocated")
+  func irTableCopy() throws {
+    let machine = IntelVTdMachine()
+    _ = machine.kernel().driver.run(X86BootStep.boot + [.irte(1), .irte(8)])
+    let crash = machine.kernel(kdump: true)
+    _ = crash.driver.run(X86BootStep.boot)
+    let table = try #require(crash.driver.units.first?.iommu?.irTable)
+    #expect(table.used == [1, 8])
+    #expect(table.base.address >= IntelVTdMachine.crashPool.base)
+  }
+
   @Test("a variant name round-trips for the handover machine")
   func variants() {
     #expect(IntelIOMMUVariant.allCases.map(\.rawValue) == ["kernel", "reset-on-kdump"])

@@ -101,6 +101,12 @@ public final class IntelVTd: IOMMUHardwareModel {
     registers.onWrite(at: VTd.CCMD) { [unowned self] _, e in handleCCMD(e.newValue) }
     registers.onWrite(at: VTd.IOTLB) { [unowned self] _, e in handleIOTLB(e.newValue) }
     registers.onWrite(at: VTd.PMEN) { [unowned self] _, e in handlePMEN(UInt32(truncatingIfNeeded: e.newValue)) }
+    registers.onWrite(at: VTd.faultRecordOffset + 8) { regs, e in
+      // vtd_update_fsts_ppf(): PPF reads as "some fault record holds F".
+      guard e.newValue & VTd.frcdF == 0 else { return }
+      let fsts = regs.peek(.dword, at: VTd.FSTS)
+      regs.poke(fsts & ~UInt64(VTd.fstsPPF), .dword, at: VTd.FSTS)
+    }
     registers.onWrite(at: VTd.FECTL) { [unowned self] _, e in
       event("vtd_reg_write_fectl value \(hex(e.newValue))")
     }

@@ -32,9 +32,10 @@ let QI_FREE: UInt32 = 0
 extension IntelIOMMU {
   private var memory: PhysicalMemory { driver.memory }
 
-  /// Mirrors dmar_fault(), drivers/iommu/intel/dmar.c (Linux 7.2), as called with irq -1 to
-  /// clear faults left by firmware or the previous kernel: reads FSTS and, when a primary fault
-  /// is pending, clears each fault record and then the status.
+  /// Mirrors dmar_fault(), drivers/iommu/intel/dmar.c (Linux 7.2): the fault interrupt handler,
+  /// also called with irq -1 to clear faults left by firmware or the previous kernel. Reads
+  /// FSTS and, when a primary fault is pending, logs and clears each fault record, then the
+  /// status.
   func dmarFault() throws(DMARError) {
     let fsts = try readl(DMARReg.FSTS)
     if fsts != 0 { kernel.printk(.err, "DMAR: DRHD: handling fault status reg \(String(fsts, radix: 16))") }

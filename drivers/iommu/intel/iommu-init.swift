@@ -70,13 +70,12 @@ extension IntelIOMMUDriver {
   /// kexec'd-from kernel left on; otherwise init_dmars(), then translation is enabled on each
   /// unit that did not inherit it, and the protected memory regions are disabled.
   public func intelIOMMUInit() throws(DMARError) {
-    do {
-      try dmarTableInit()
-      dmarDevScopeInit()
-    } catch {
+    do { try dmarTableInit() } catch {
+      // intel_iommu_init() returns its initial -ENODEV whatever the table parse said.
       if case .fatal = error { throw error }
-      throw error
+      throw .errno(.ENODEV)
     }
+    dmarDevScopeInit()
     if noIOMMU || dmarDisabled {
       if tbootNoforce {
         for unit in units { if let iommu = unit.iommu { try iommuDisableProtectMemRegions(iommu) } }
@@ -117,6 +116,12 @@ extension IntelIOMMUDriver {
       try iommuDisableProtectMemRegions(iommu)
       try iommuDisableTranslation(iommu)
     }
+  }
+
+  /// The fault event interrupt of unit `unit` firing: dmar_fault() runs as its handler.
+  public func faultInterrupt(unit: Int = 0) throws(DMARError) {
+    guard units.indices.contains(unit), let iommu = units[unit].iommu else { throw .errno(.ENODEV) }
+    try iommu.dmarFault()
   }
 
   /// Mirrors version_show(): `/sys/class/iommu/dmarN/intel-iommu/version` reads VER.
