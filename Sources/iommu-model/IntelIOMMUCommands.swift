@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import IOMMUModel
 
 /// Options shared by `check intel-iommu` and `trace intel-iommu`.
@@ -95,9 +96,29 @@ struct TraceIntelIOMMU: ParsableCommand {
   @Flag(name: .long, help: "Print QEMU's vtd_reg*/vtd_inv_desc* trace events instead of canonical lines.")
   var qemuTrace = false
 
+  @Option(
+    name: .long,
+    help:
+      "A file of boot steps to replay instead of boot + sysfs read + power-off (one a line: early-params, detect, irq-remapping, irte N, iommu-init, sysfs-version, shutdown; # comments)."
+  )
+  var steps: String?
+
   func run() throws {
+    var script = X86BootStep.boot + [.sysfsVersion, .shutdown]
+    if let steps {
+      let text = try String(contentsOfFile: steps, encoding: .utf8)
+      script = []
+      for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        let t = line.trimmingCharacters(in: .whitespaces)
+        if t.isEmpty || t.hasPrefix("#") { continue }
+        guard let step = X86BootStep(Substring(t)) else {
+          throw ValidationError("\(steps):\(n + 1): not a boot step: \(t)")
+        }
+        script.append(step)
+      }
+    }
     let (machine, boot) = try options.prepare()
-    let outcome = boot.driver.run(X86BootStep.boot + [.sysfsVersion, .shutdown])
+    let outcome = boot.driver.run(script)
     print((qemuTrace ? machine.unit.events : boot.trace.lines).joined(separator: "\n"))
     if let f = outcome.fatal { print("# fatal: \(f.consoleLine)") }
   }
