@@ -33,19 +33,28 @@ public final class RISCVIOMMUTestbed {
     kdump: Bool = false, policy: RISCVIOMMUPolicy = .kernel,
     configuration: RISCVIOMMUConfiguration? = nil,
     faultInjection: RISCVIOMMUFaultInjection = RISCVIOMMUFaultInjection(),
-    platform: Bool = false, irqCount: Int = 4, clock: SimulatedClock = SimulatedClock()
+    platform: Bool = false, irqCount: Int = 4, clock: SimulatedClock = SimulatedClock(),
+    after previous: RISCVIOMMUTestbed? = nil
   ) {
     kernel = Kernel(
-      name: kdump ? "crash kernel" : "kernel", context: KernelContext(isKdumpKernel: kdump), clock: clock)
-    memory = PhysicalMemory()
-    memory.addRAM(base: Self.ramBase, size: Self.ramSize)
-    let pool = DMAAllocator(
-      memory: memory, base: Self.ramBase + 0x0380_0000, size: 0x0100_0000, owner: .kernel(kernel.name))
-    core = DriverCore(kernel: kernel, memory: memory, dmaAllocator: pool)
+      name: kdump ? "crash kernel" : "kernel", context: KernelContext(isKdumpKernel: kdump),
+      clock: previous?.kernel.clock ?? clock)
     self.policy = policy
-    let config = configuration ?? (platform ? .platformWSI : .qemuPCI)
-    hardware = RISCVIOMMUHardware(
-      configuration: config, memory: memory, platform: platform, faultInjection: faultInjection)
+    if let previous {
+      // The next kernel of a kexec or a crash: same memory, same (unreset) IOMMU, its own DMA pool.
+      memory = previous.memory
+      hardware = previous.hardware
+    } else {
+      memory = PhysicalMemory()
+      memory.addRAM(base: Self.ramBase, size: Self.ramSize)
+      let config = configuration ?? (platform ? .platformWSI : .qemuPCI)
+      hardware = RISCVIOMMUHardware(
+        configuration: config, memory: memory, platform: platform, faultInjection: faultInjection)
+    }
+    let poolBase = Self.ramBase + (previous == nil ? 0x0380_0000 : 0x0580_0000)
+    let pool = DMAAllocator(memory: memory, base: poolBase, size: 0x0100_0000, owner: .kernel(kernel.name))
+    core = DriverCore(kernel: kernel, memory: memory, dmaAllocator: pool)
+    let config = hardware.configuration
     trace = AccessTrace()
     let recorder = RecordingRegisterIO(hardware.registers, trace: trace)
     if platform {
@@ -80,6 +89,14 @@ public final class RISCVIOMMUTestbed {
     hardware.registers.poke(value, d.width, at: d.offset)
   }
 
+  /// The next kernel on the same machine: after ``shutdown()`` this is a normal kexec, without it
+  /// a crash (`__crash_kexec()` runs no shutdown callback). The IOMMU is not reset.
+  public func nextKernel(kdump: Bool, policy: RISCVIOMMUPolicy? = nil) -> RISCVIOMMUTestbed {
+    RISCVIOMMUTestbed(
+      kdump: kdump, policy: policy ?? self.policy, platform: device.bus == .platform,
+      irqCount: device.irqCount, after: self)
+  }
+
   /// Adds the devices and registers both drivers, so the IOMMU probes (device_initcall order:
   /// PCI enumeration first, then the builtin drivers).
   public func boot() {
@@ -102,20 +119,23 @@ public final class RISCVIOMMUTestbed {
     }
   }
 
-  /// Runs what `riscv_iommu_init()` runs first: the bus glue's preamble (capabilities, FCTL,
-  /// interrupts) and then init_check, reporting its error as dev_err_probe would. Returns nil on
-  /// success.
+  /// Runs what `riscv_iommu_init()` runs first: the bus glue's probe preamble (capabilities,
+  /// FCTL, interrupts) and then init_check, reporting its error as dev_err_probe would. The probe
+  /// goes through the driver core under the real driver's name, so the log is the kernel's.
+  /// Returns nil on success.
   @discardableResult
   public func checkInit() -> Errno? {
+    let check = InitCheckDriver(isPlatform ? platformDriver : pciDriver) { device throws(Errno) in
+      if device.bus == .platform {
+        try self.platformDriver.prepare(device).runInitCheck()
+      } else {
+        try self.pciDriver.prepare(device).runInitCheck()
+      }
+    }
     core.register(hostBridge)
     core.register(device)
-    do throws(Errno) {
-      let iommu = try isPlatform ? platformDriver.prepare(device) : pciDriver.prepare(device)
-      try iommu.runInitCheck()
-      return nil
-    } catch {
-      return error
-    }
+    core.register(check)
+    return check.result ?? .ENODEV
   }
 
   private var isPlatform: Bool { device.bus == .platform }
@@ -133,4 +153,31 @@ public final class RISCVIOMMUTestbed {
     RISCVIOMMUSpec.fqb: RISCVIOMMUSpec.ppnMask,
     RISCVIOMMUSpec.pqb: RISCVIOMMUSpec.ppnMask,
   ])
+}
+
+/// A driver with the real driver's name and match table whose probe only runs init_check.
+private final class InitCheckDriver: DeviceDriver {
+  let name: String
+  let bus: BusType
+  let matchTable: [DeviceMatch]
+  let body: (Device) throws(Errno) -> Void
+  /// nil until probed; then `.some(nil)` on success or the errno.
+  var result: Errno?? = nil
+
+  init(_ real: any DeviceDriver, _ body: @escaping (Device) throws(Errno) -> Void) {
+    name = real.name
+    bus = real.bus
+    matchTable = real.matchTable
+    self.body = body
+  }
+
+  func probe(_ device: Device, match: DeviceMatch) throws(Errno) {
+    do {
+      try body(device)
+      result = .some(nil)
+    } catch {
+      result = .some(error)
+      throw error
+    }
+  }
 }

@@ -43,6 +43,9 @@ public struct RISCVIOMMUConfiguration: Sendable, Hashable {
   public var bigEndianWritable = true
   /// Highest interrupt vector ICVEC fields keep (QEMU PCI: 3, each field is clamped to it).
   public var maxInterruptVector: UInt64 = 3
+  /// ICVEC hard-wired to this value (an implementation with one fixed vector per cause), or nil
+  /// for QEMU's writable, clamped fields.
+  public var fixedInterruptVectors: UInt64? = nil
   /// Number of MSI-X vectors of the PCI function (QEMU: 5).
   public var msixVectors = 5
 

@@ -54,11 +54,17 @@ public final class RISCVIOMMUHardware: IOMMUHardwareModel {
       size: RISCVIOMMUSpec.registerSize, supportedWidths: [.dword, .qword],
       registers: RISCVIOMMUSpec.registerDefinitions(configuration, platform: platform))
     registers.readsAllOnes = faultInjection.readsAllOnes
+    if let fixed = configuration.fixedInterruptVectors {
+      registers.poke(fixed & 0xffff, .qword, at: RISCVIOMMUSpec.icvec)
+    }
     installHooks()
   }
 
   public func powerOnReset() {
     registers.reset()
+    if let fixed = configuration.fixedInterruptVectors {
+      registers.poke(fixed & 0xffff, .qword, at: RISCVIOMMUSpec.icvec)
+    }
     activeQueues = [:]
     deviceContextCache = [:]
     iotlb = [:]
@@ -89,6 +95,7 @@ public final class RISCVIOMMUHardware: IOMMUHardwareModel {
         ? proposed : (proposed & ~s.fctlBigEndian) | (old & s.fctlBigEndian)
     }
     registers.legalize(at: s.icvec) { [unowned self] _, proposed in
+      if let fixed = configuration.fixedInterruptVectors { return fixed & 0xffff }
       var value: UInt64 = 0
       for field in 0..<4 {
         let v = min((proposed >> UInt64(4 * field)) & 0xf, configuration.maxInterruptVector)

@@ -91,7 +91,13 @@ extension RISCVIOMMUDevice {
     ddtMode = RISCVIOMMUDDTPMode(rawValue: mode) ?? .off
     if mode != ddtpMode.rawValue { dev.dbg("DDTP hw mode \(mode), requested \(ddtpMode.rawValue)") }
 
-    // Invalidate the device context cache and the address translation cache, then IOFENCE.C.
+    try invalidateAll()
+  }
+
+  /// The tail of riscv_iommu_iodir_set_mode(), drivers/iommu/riscv/iommu.c (Linux 7.2):
+  /// IODIR.INVAL_DDT and IOTINVAL.VMA for everything, then IOFENCE.C and the wait. Public so a
+  /// prototype can invalidate after editing tables in memory.
+  public func invalidateAll() throws(Errno) {
     try cmdSend(.iodirInvalDDT())
     try cmdSend(.invalVMA())
     try cmdSync(timeoutUs: RISCV_IOMMU_IOTINVAL_TIMEOUT)
@@ -99,7 +105,7 @@ extension RISCVIOMMUDevice {
 
   /// Mirrors riscv_iommu_get_dc(), drivers/iommu/riscv/iommu.c (Linux 7.2): the physical address
   /// of `devid`'s device context, allocating non-leaf directory pages on the way.
-  func getDC(_ devid: UInt32) -> UInt64? {
+  public func getDC(_ devid: UInt32) -> UInt64? {
     guard let memory, ddtMode >= .oneLevel, ddtMode <= .threeLevel else { return nil }
     let baseFormat = !caps.msiFlat
     // Device ID split: 7/9/8 bits (base format) or 6/9/9 bits (extended format).
