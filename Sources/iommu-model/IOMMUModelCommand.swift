@@ -25,7 +25,7 @@ struct Check: ParsableCommand {
     abstract:
       "Run a driver's init_check (or probe) on its hardware model and print errno, log and trace.",
     subcommands: [
-      CheckRISCV.self,
+      CheckRISCV.self
     ])
 }
 
@@ -34,7 +34,7 @@ struct Trace: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Print the model's register access trace of a driver's probe followed by shutdown.",
     subcommands: [
-      TraceRISCV.self,
+      TraceRISCV.self
     ])
 }
 
