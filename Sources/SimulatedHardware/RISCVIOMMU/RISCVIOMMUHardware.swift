@@ -21,7 +21,7 @@ public final class RISCVIOMMUHardware: IOMMUHardwareModel {
   /// Whether this is the platform (`riscv,iommu`) variant, with its own MSI configuration table.
   public let isPlatform: Bool
   public var faultInjection: RISCVIOMMUFaultInjection {
-    didSet { registers.readsAllOnes = faultInjection.readsAllOnes }
+    didSet { applyFaultInjection() }
   }
 
   /// A queue the hardware has latched at enable time (base address and index mask).
@@ -53,7 +53,7 @@ public final class RISCVIOMMUHardware: IOMMUHardwareModel {
     registers = SimulatedRegisterFile(
       size: RISCVIOMMUSpec.registerSize, supportedWidths: [.dword, .qword],
       registers: RISCVIOMMUSpec.registerDefinitions(configuration, platform: platform))
-    registers.readsAllOnes = faultInjection.readsAllOnes
+    applyFaultInjection()
     if let fixed = configuration.fixedInterruptVectors {
       registers.poke(fixed & 0xffff, .qword, at: RISCVIOMMUSpec.icvec)
     }
@@ -62,6 +62,7 @@ public final class RISCVIOMMUHardware: IOMMUHardwareModel {
 
   public func powerOnReset() {
     registers.reset()
+    applyFaultInjection()
     if let fixed = configuration.fixedInterruptVectors {
       registers.poke(fixed & 0xffff, .qword, at: RISCVIOMMUSpec.icvec)
     }
@@ -75,17 +76,25 @@ public final class RISCVIOMMUHardware: IOMMUHardwareModel {
     RISCVIOMMUDDTMode(rawValue: registers.peek(.qword, at: RISCVIOMMUSpec.ddtp) & 0xf)
   }
 
+  /// Stuck BUSY bits are set in the stored registers (they are read-only to software, and the
+  /// handshakes leave them alone while the fault is injected), so reads need no hook.
+  private func applyFaultInjection() {
+    let s = RISCVIOMMUSpec.self
+    registers.readsAllOnes = faultInjection.readsAllOnes
+    if faultInjection.ddtpBusyStuck {
+      registers.poke(registers.peek(.qword, at: s.ddtp) | s.ddtpBusy, .qword, at: s.ddtp)
+    }
+    for queue in faultInjection.queueBusyStuck {
+      registers.poke(registers.peek(.dword, at: queue.csr) | s.csrBusy, .dword, at: queue.csr)
+    }
+  }
+
   // MARK: Side effects
 
   private func installHooks() {
     let s = RISCVIOMMUSpec.self
     registers.legalize(at: s.ddtp) { [unowned self] old, proposed in
       legalizeDDTP(old: old, proposed: proposed)
-    }
-    registers.onRead(at: s.ddtp) { [unowned self] regs, _ in
-      if faultInjection.ddtpBusyStuck {
-        regs.poke(regs.peek(.qword, at: s.ddtp) | s.ddtpBusy, .qword, at: s.ddtp)
-      }
     }
     registers.onWrite(at: s.ddtp) { [unowned self] _, event in
       if event.newValue != event.oldValue { invalidateAllCaches() }
@@ -112,11 +121,6 @@ public final class RISCVIOMMUHardware: IOMMUHardwareModel {
         // RO while the queue is off; within the latched index mask while it is on.
         guard let active = activeQueues[queue] else { return old }
         return proposed & UInt64(active.mask)
-      }
-      registers.onRead(at: queue.csr) { [unowned self] regs, _ in
-        if faultInjection.queueBusyStuck.contains(queue) {
-          regs.poke(regs.peek(.dword, at: queue.csr) | s.csrBusy, .dword, at: queue.csr)
-        }
       }
       registers.onWrite(at: queue.csr) { [unowned self] _, event in
         queueControlWritten(queue, event)
