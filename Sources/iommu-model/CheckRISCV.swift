@@ -29,8 +29,8 @@ struct CheckRISCV: ParsableCommand {
     commandName: "riscv-iommu",
     abstract: "Run riscv_iommu_init_check() on QEMU 10's riscv-iommu-pci model.",
     discussion: """
-      Registers given with --set are written through the hardware's backdoor first, as a previous
-      kernel would have left them (e.g. --set DDTP=0x4 for 3LVL, --set DDTP=0x10 for BUSY).
+      Registers given with --set are written through the hardware's backdoor first, as a previous \
+      kernel would have left them (e.g. --set DDTP=0x4 for 3LVL, --set DDTP=0x10 for BUSY). \
       The trace starts with the PCI probe's reads of CAPABILITIES and FCTL.
       """)
 
