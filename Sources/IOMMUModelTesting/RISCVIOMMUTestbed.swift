@@ -79,6 +79,11 @@ public final class RISCVIOMMUTestbed {
       iommu: device, streamIDs: [0])
     pciDriver = RISCVIOMMUPCIDriver(policy: policy)
     platformDriver = RISCVIOMMUPlatformDriver(policy: policy)
+    // The IOMMU's interrupts reach this kernel's driver (the newest kernel on the machine).
+    let iommuDevice = device
+    hardware.interruptSink = { vector in
+      (iommuDevice.driverData as? RISCVIOMMUDevice)?.handleInterrupt(vector: vector)
+    }
   }
 
   /// Sets registers through the hardware's backdoor (a previous kernel's state), untraced.

@@ -35,6 +35,9 @@ public final class RISCVIOMMUHardware: IOMMUHardwareModel {
   public internal(set) var processedCommands: [RISCVIOMMUCommandRecord] = []
   /// Every fault the hardware reported, whether or not the fault queue could take it.
   public internal(set) var faults: [RISCVIOMMUFaultRecord] = []
+  /// Where interrupts go: called with the vector (MSI-X entry or wire) of a cause that became
+  /// pending. A machine forwards it to the driver's interrupt handler; nil drops interrupts.
+  public var interruptSink: ((_ vector: Int) -> Void)?
   /// Device contexts cached by the hardware (IODIR.INVAL_DDT drops them).
   var deviceContextCache: [UInt32: RISCVIOMMUDeviceContext] = [:]
   /// First-stage translations cached by the hardware, by device and page (IOTINVAL.VMA drops them).
@@ -187,11 +190,17 @@ public final class RISCVIOMMUHardware: IOMMUHardwareModel {
     registers.poke(ipsr, .dword, at: s.ipsr)
   }
 
-  /// Raises a queue's interrupt pending bit when its interrupt enable is set.
+  /// Raises a queue's interrupt pending bit when its interrupt enable is set, and signals the
+  /// vector ICVEC maps the cause to when the bit was not already pending (one message per
+  /// pending edge, as MSI-X delivery and QEMU's riscv_iommu_notify do).
   func raiseInterrupt(_ queue: RISCVIOMMUSpec.Queue) {
     let s = RISCVIOMMUSpec.self
     guard registers.peek(.dword, at: queue.csr) & s.csrInterruptEnable != 0 else { return }
-    registers.poke(registers.peek(.dword, at: s.ipsr) | queue.ipsrBit, .dword, at: s.ipsr)
+    let ipsr = registers.peek(.dword, at: s.ipsr)
+    registers.poke(ipsr | queue.ipsrBit, .dword, at: s.ipsr)
+    guard ipsr & queue.ipsrBit == 0, let sink = interruptSink else { return }
+    let vector = Int((registers.peek(.qword, at: s.icvec) >> UInt64(4 * queue.rawValue)) & 0xf)
+    sink(vector)
   }
 
   func setCSRBits(_ queue: RISCVIOMMUSpec.Queue, _ bits: UInt64) {
