@@ -155,3 +155,28 @@ struct TranslationAndHandoverTests {
       ])
   }
 }
+
+@Suite("Binding through the driver core: clients behind the IOMMU")
+struct ClientBindingTests {
+  @Test("a client behind the IOMMU defers until it binds, is attached, and shuts down before it")
+  func clientDefersAndShutsDownFirst() {
+    let bed = RISCVIOMMUTestbed()
+    let nic = Device(
+      name: "0000:00:02.0", bus: .pci,
+      identity: .pci(PCIIdentity(vendor: 0x8086, device: 0x100e, classCode: 0x02_0000)),
+      iommu: bed.device, streamIDs: [0x10])
+    let client = ScriptedDriver(name: "e1000", bus: .pci, matchTable: [.pci(vendor: 0x8086, device: 0x100e)])
+    bed.core.register(client)
+    bed.core.register(nic)
+    #expect(nic.state == .deferred)
+    bed.boot()
+    #expect(nic.state == .bound)
+    #expect(nic.isBehindActiveIOMMU)
+    #expect(bed.iommu?.attached.map(\.device.name) == ["0000:00:02.0", "0000:00:00.0"])  // device list order
+    #expect(
+      bed.hardware.route(streamID: 0x10, address: 0x8000_1000, isWrite: true) == .translated(physical: 0x8000_1000))
+    bed.shutdown()
+    #expect(bed.core.shutdownOrder == ["0000:00:02.0", "0000:00:01.0"])
+    #expect(bed.core.violations.isEmpty)
+  }
+}
