@@ -25,6 +25,9 @@ let package = Package(
 
     // MARK: Drivers (drivers/iommu/...), mirroring the kernel tree
     .target(
+      name: "RISCVIOMMU", dependencies: ["MMIO", "Kernel", "DeviceCore", "PCI", "Firmware", "Memory"],
+      path: "drivers/iommu/riscv"),
+    .target(
       name: "IntelIOMMU", dependencies: ["MMIO", "Kernel", "DeviceCore", "PCI", "Firmware", "Memory"],
       path: "drivers/iommu/intel"),
 
@@ -32,7 +35,8 @@ let package = Package(
     .target(
       name: "IOMMUModel",
       dependencies: [
-        "MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "Firmware", "SimulatedHardware", "IntelIOMMU",
+        "MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "Firmware", "SimulatedHardware", "RISCVIOMMU",
+        "IntelIOMMU",
       ]),
     .target(
       name: "IOMMUModelTesting",
@@ -41,6 +45,7 @@ let package = Package(
       name: "iommu-model",
       dependencies: [
         "IOMMUModel",
+        "IOMMUModelTesting",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]),
@@ -51,6 +56,7 @@ let package = Package(
     .testTarget(name: "MemoryTests", dependencies: ["Memory"]),
     .testTarget(name: "DeviceCoreTests", dependencies: ["DeviceCore", "IOMMUModelTesting"]),
     .testTarget(name: "FirmwareTests", dependencies: ["Firmware", "IOMMUModelTesting"]),
+    .testTarget(name: "RISCVIOMMUTests", dependencies: ["RISCVIOMMU", "IOMMUModelTesting"]),
     .testTarget(name: "IntelIOMMUTests", dependencies: ["IntelIOMMU", "IOMMUModelTesting"]),
   ],
   swiftLanguageModes: [.v6]
