@@ -68,27 +68,46 @@ public struct RMRRDescription: Sendable, Hashable {
   }
 }
 
-/// The DMAR table's content the driver uses, in table order.
+/// One remapping structure, in the order the table lists it.
+public enum DMAREntry: Sendable, Hashable {
+  case drhd(DRHDDescription)
+  case rmrr(RMRRDescription)
+  /// ATSR: flags (bit 0 ALL_PORTS), segment.
+  case atsr(flags: UInt8, segment: UInt16)
+  /// RHSA: register base, proximity domain.
+  case rhsa(base: UInt64, proximityDomain: UInt32)
+  /// ANDD: device number, ACPI name.
+  case andd(device: UInt8, name: String)
+  /// SATC: flags (bit 0 ATC_REQUIRED), segment.
+  case satc(flags: UInt8, segment: UInt16)
+}
+
+/// The DMAR table's content the driver uses.
 public struct DMARDescription: Sendable, Hashable {
   /// The raw host address width byte (width - 1).
   public var hostAddressWidthField: UInt8
   /// Table flags: bit 0 INTR_REMAP, bit 1 X2APIC_OPT_OUT, bit 2 DMA_CTRL_PLATFORM_OPT_IN.
   public var flags: UInt8
-  public var drhds: [DRHDDescription]
-  public var rmrrs: [RMRRDescription]
-  public var atsrCount: Int
-  public var satcCount: Int
-  public init(
-    hostAddressWidthField: UInt8, flags: UInt8, drhds: [DRHDDescription], rmrrs: [RMRRDescription] = [],
-    atsrCount: Int = 0, satcCount: Int = 0
-  ) {
+  /// The remapping structures in table order.
+  public var entries: [DMAREntry]
+
+  public init(hostAddressWidthField: UInt8, flags: UInt8, entries: [DMAREntry]) {
     self.hostAddressWidthField = hostAddressWidthField
     self.flags = flags
-    self.drhds = drhds
-    self.rmrrs = rmrrs
-    self.atsrCount = atsrCount
-    self.satcCount = satcCount
+    self.entries = entries
   }
+
+  /// A table listing its DRHDs, then its RMRRs.
+  public init(hostAddressWidthField: UInt8, flags: UInt8, drhds: [DRHDDescription], rmrrs: [RMRRDescription] = []) {
+    self.init(
+      hostAddressWidthField: hostAddressWidthField, flags: flags,
+      entries: drhds.map(DMAREntry.drhd) + rmrrs.map(DMAREntry.rmrr))
+  }
+
+  public var drhds: [DRHDDescription] { entries.compactMap { if case .drhd(let d) = $0 { d } else { nil } } }
+  public var rmrrs: [RMRRDescription] { entries.compactMap { if case .rmrr(let r) = $0 { r } else { nil } } }
+  public var atsrCount: Int { entries.filter { if case .atsr = $0 { true } else { false } }.count }
+  public var satcCount: Int { entries.filter { if case .satc = $0 { true } else { false } }.count }
 }
 
 /// `struct dmar_drhd_unit`.
@@ -175,13 +194,20 @@ extension IntelIOMMUDriver {
       throw .errno(.EINVAL)
     }
     pr(.info, "Host address width \(Int(table.hostAddressWidthField) + 1)")
-    for d in table.drhds {
-      pr(.info, "DRHD base: \(hex16(d.address)) flags: \(hex(d.flags))")
-      try dmarParseOneDRHD(d)
-    }
-    for r in table.rmrrs {
-      pr(.info, "RMRR base: \(hex16(r.base)) end: \(hex16(r.end))")
-      rmrrUnits.append(r)
+    // dmar_walk_remapping_entries() with dmar_table_print_dmar_entry(), then the callback.
+    for entry in table.entries {
+      switch entry {
+      case .drhd(let d):
+        pr(.info, "DRHD base: \(hex16(d.address)) flags: \(hex(d.flags))")
+        try dmarParseOneDRHD(d)
+      case .rmrr(let r):
+        pr(.info, "RMRR base: \(hex16(r.base)) end: \(hex16(r.end))")
+        rmrrUnits.append(r)
+      case .atsr(let flags, _): pr(.info, "ATSR flags: \(hex(flags))")
+      case .rhsa(let base, let domain): pr(.info, "RHSA base: \(hex16(base)) proximity domain: \(hex(domain))")
+      case .andd(let device, let name): pr(.info, "ANDD device: \(String(device, radix: 16)) name: \(name)")
+      case .satc(let flags, _): pr(.info, "SATC flags: \(hex(flags))")
+      }
     }
     if table.drhds.isEmpty {
       kernel.printk(.warning, "DMAR: [Firmware Bug]: No DRHD structure found in DMAR table")
@@ -258,7 +284,8 @@ extension IntelIOMMUDriver {
 extension DMARDescription {
   /// The driver's view of a parsed DMAR table (Sources/Firmware's DMARTable), in table order.
   /// Scope entries of unknown types are dropped, as dmar_alloc_dev_scope() skips them after its
-  /// "Unsupported device scope" warning (a finding of the parse).
+  /// "Unsupported device scope" warning (a finding of the parse); so are structure types the
+  /// kernel does not know.
   public init(_ table: DMARTable) {
     func scopes(_ s: [DMARDeviceScope]) -> [DMARScope] {
       s.compactMap { e in
@@ -268,16 +295,22 @@ extension DMARDescription {
           path: e.path.map { (device: $0.device, function: $0.function) })
       }
     }
-    self.init(
-      hostAddressWidthField: table.hostAddressWidthField, flags: table.flags.rawValue,
-      drhds: table.hardwareUnits.map {
-        DRHDDescription(
-          address: $0.registerBase, flags: $0.flags.rawValue, sizeField: $0.sizeField, segment: $0.segment,
-          scopes: scopes($0.scopes))
-      },
-      rmrrs: table.reservedMemoryRegions.map {
-        RMRRDescription(segment: $0.segment, base: $0.baseAddress, end: $0.endAddress, scopes: scopes($0.scopes))
-      },
-      atsrCount: table.rootPortATS.count, satcCount: table.socIntegratedATC.count)
+    let entries: [DMAREntry] = table.structures.compactMap { structure in
+      switch structure {
+      case .hardwareUnit(let u):
+        .drhd(
+          DRHDDescription(
+            address: u.registerBase, flags: u.flags.rawValue, sizeField: u.sizeField, segment: u.segment,
+            scopes: scopes(u.scopes)))
+      case .reservedMemory(let r):
+        .rmrr(RMRRDescription(segment: r.segment, base: r.baseAddress, end: r.endAddress, scopes: scopes(r.scopes)))
+      case .rootPortATS(let a): .atsr(flags: a.allPorts ? 1 : 0, segment: a.segment)
+      case .hardwareAffinity(let h): .rhsa(base: h.registerBase, proximityDomain: h.proximityDomain)
+      case .namespaceDevice(let n): .andd(device: n.deviceNumber, name: n.name)
+      case .socIntegratedATC(let c): .satc(flags: c.atcRequired ? 1 : 0, segment: c.segment)
+      case .unknown: nil
+      }
+    }
+    self.init(hostAddressWidthField: table.hostAddressWidthField, flags: table.flags.rawValue, entries: entries)
   }
 }

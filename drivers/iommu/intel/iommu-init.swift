@@ -60,9 +60,15 @@ extension IntelIOMMUDriver {
   }
 
   /// Mirrors init_no_remapping_devices(): a unit without INCLUDE_PCI_ALL whose scope holds no
-  /// present device is ignored.
+  /// present device is ignored; one whose devices are all graphics is gfx-dedicated, and
+  /// ignored with `intel_iommu=igfx_off`.
   func initNoRemappingDevices() {
     for unit in units where !unit.includeAll && unit.devices.isEmpty { unit.ignored = true }
+    for unit in units where !unit.ignored && !unit.includeAll {
+      guard unit.devices.allSatisfy(graphicsDevices.contains) else { continue }
+      unit.gfxDedicated = true
+      if disableIgfx { unit.ignored = true }
+    }
   }
 
   /// Mirrors intel_iommu_init(), drivers/iommu/intel/iommu.c (Linux 7.2): with the IOMMU off

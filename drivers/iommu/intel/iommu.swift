@@ -29,6 +29,8 @@ public final class IntelIOMMUDriver {
   public var pciDevices: [UInt16]
   /// IOAPIC IDs of the platform (MADT).
   public var ioapicIDs: [UInt8]
+  /// The PCI functions of display class (`IS_GFX_DEVICE()`).
+  public var graphicsDevices: Set<UInt16> = []
   /// `x2apic_supported()` of the CPU.
   public var x2apicSupported = false
   /// The fault event MSI message the x86 vector domain composes (data = vector, address).
