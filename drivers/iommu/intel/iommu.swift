@@ -188,7 +188,7 @@ public final class IntelIOMMUDriver {
     if iommu.cap.esrtps { return }
     try flushContext(iommu, did: 0, sid: 0, granularity: 1)
     // qi_flush_pasid_cache(iommu, 0, QI_PC_GLOBAL, 0) in scalable mode.
-    if smSupported(iommu) { try iommu.qiSubmitSync([QIDesc(3 << 4 | 7)]) }
+    if smSupported(iommu) { try iommu.qiSubmitIgnoringErrno([QIDesc(3 << 4 | 7)]) }
     try flushIOTLB(iommu, did: 0, granularity: 1)
   }
 
