@@ -188,6 +188,10 @@ extension IntelIOMMUDriver {
     }
   }
 
+  /// The second-level page table root of `rid`'s default DMA domain, once attached (nil for
+  /// an identity domain or before the attach).
+  public func defaultDomainPageTable(rid: UInt16) -> UInt64? { pageTables[rid] }
+
   /// A 4 KiB read/write mapping `iova` → `phys` in the device's default domain (the effect of
   /// intel_iommu_map_pages() through the DMA API), creating page-table levels as needed.
   public func mapPage(rid: UInt16, iova: UInt64, phys: UInt64) throws(DMARError) {
