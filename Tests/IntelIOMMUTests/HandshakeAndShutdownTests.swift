@@ -168,6 +168,21 @@ struct HandshakeAndShutdownTests {
     #expect(machine.unit.translationEnabled)
   }
 
+  @Test("a wedged invalidation queue: qi_submit_sync() spins on the wait status, reported as a hang")
+  func stalledQueue() {
+    let machine = IntelVTdMachine()
+    machine.unit.stalledInvalidationQueue = true
+    let clock = SimulatedClock()
+    clock.busyWaitStepNanoseconds = 1_000_000_000
+    let boot = machine.kernel(clock: clock)
+    let outcome = boot.driver.run(X86BootStep.boot)
+    #expect(outcome.fatal?.kind == .hang)
+    #expect(outcome.fatal?.message == "DMAR: dmar0: queued invalidation never completed")
+    // The global IEC flush after SIRTP: IQT moved, then qi_check_fault() reads FSTS each turn.
+    let after = Array(boot.trace.lines.drop { $0 != "W32 0x0088 0x00000020" })
+    #expect(after == ["W32 0x0088 0x00000020"] + Array(repeating: "R32 0x0034 0x00000000", count: 12))
+  }
+
   @Test("a variant name round-trips for the handover machine")
   func variants() {
     #expect(IntelIOMMUVariant.allCases.map(\.rawValue) == ["kernel", "reset-on-kdump"])
