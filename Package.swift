@@ -24,11 +24,17 @@ let package = Package(
     .target(name: "SimulatedHardware", dependencies: ["MMIO", "Memory", "PCI", "Kernel"]),
 
     // MARK: Drivers (drivers/iommu/...), mirroring the kernel tree
+    .target(
+      name: "ARMSMMU",
+      dependencies: ["MMIO", "Kernel", "DeviceCore", "PCI", "Firmware", "Memory"],
+      path: "drivers/iommu/arm/arm-smmu"),
 
     // MARK: Products
     .target(
       name: "IOMMUModel",
-      dependencies: ["MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "Firmware", "SimulatedHardware"]),
+      dependencies: [
+        "MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "Firmware", "SimulatedHardware", "ARMSMMU",
+      ]),
     .target(
       name: "IOMMUModelTesting",
       dependencies: ["IOMMUModel"]),
@@ -46,6 +52,7 @@ let package = Package(
     .testTarget(name: "MemoryTests", dependencies: ["Memory"]),
     .testTarget(name: "DeviceCoreTests", dependencies: ["DeviceCore", "IOMMUModelTesting"]),
     .testTarget(name: "FirmwareTests", dependencies: ["Firmware", "IOMMUModelTesting"]),
+    .testTarget(name: "ARMSMMUTests", dependencies: ["ARMSMMU", "IOMMUModelTesting"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -6,3 +6,4 @@
 @_exported import Memory
 @_exported import PCI
 @_exported import SimulatedHardware
+@_exported import ARMSMMU
