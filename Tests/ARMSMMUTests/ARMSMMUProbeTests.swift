@@ -109,21 +109,6 @@ struct ARMSMMUProbeTests {
     #expect(!f.driver.globalFault(f.device))
   }
 
-  @Test("IORT RMR stream IDs keep an exact-match BYPASS entry across the reset")
-  func rmrBypass() {
-    let f = SMMUFixture()
-    f.driver.rmrStreamIDs = [SMMUFixture.deviceName: [0x20]]
-    #expect(f.probe() == nil)
-    #expect(f.log.last == p + "\tpreserved 1 boot mapping")
-    #expect(f.trace.contains(line("W", 0xc00, 0x0001_0000)))
-    #expect(f.trace.contains(line("W", 0x800, 0x8000_0020)))
-    #expect(
-      f.hw.route(streamID: 0x20, address: 0x8000_2000, isWrite: true)
-        == .bypassed(physical: 0x8000_2000))
-    // The test of SMR masks uses the first free SMR, SMR1.
-    #expect(f.trace.suffix(4).first == line("W", 0x804, 0x7fff))
-  }
-
   @Test("force_stage=2 hides stage 1 and nested translation from cfg_probe")
   func forceStage2() {
     let f = SMMUFixture(parameters: ["arm_smmu.force_stage": "2"])

@@ -137,13 +137,13 @@ extension ARMSMMUDriver {
   /// 7.2): sets sCR0.CLIENTPD unconditionally (the whole SMMU bypasses until the reset), then
   /// gives every RMR stream ID an exact-match SMR with a BYPASS S2CR.
   func rmrInstallBypassSMR(_ smmu: ARMSMMUDevice) throws(Errno) {
-    let rmrSIDs = rmrStreamIDs[smmu.dev.name] ?? []
+    let rmrList = Self.iortRMRStreamIDs(smmu.dev)
     // Rather than vet the firmware's mappings, disable the SMMU until the reset enables it.
     var reg = try smmu.gr0Read(GR0.sCR0)
     reg |= SCR0.CLIENTPD
     try smmu.gr0Write(GR0.sCR0, reg)
     var cnt = 0
-    for sid in rmrSIDs {
+    for sid in rmrList.joined() {
       let idx: Int
       do { idx = try findSME(smmu, id: UInt16(truncatingIfNeeded: sid), mask: 0xffff) } catch {
         continue

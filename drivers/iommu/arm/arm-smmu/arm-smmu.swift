@@ -13,8 +13,6 @@ public final class ARMSMMUDriver: DeviceDriver {
   public let name = "arm-smmu"
   public let bus = BusType.platform
   public let variant: ARMSMMUVariant
-  /// IORT RMR stream IDs per SMMU device name, as `iort_get_rmr_sids()` returns them.
-  public var rmrStreamIDs: [String: [UInt32]] = [:]
   /// `using_legacy_binding` / `using_generic_binding`: module-wide, set by the first probe.
   var usingLegacyBinding = false
   var usingGenericBinding = false
@@ -35,7 +33,10 @@ public final class ARMSMMUDriver: DeviceDriver {
     ("qcom,smmu-v2", .v2, .qcomSMMUv2),
   ]
 
-  public var matchTable: [DeviceMatch] { Self.ofMatch.map { .compatible($0.compatible) } }
+  /// The OF match table, then the driver name IORT-created devices match by.
+  public var matchTable: [DeviceMatch] {
+    Self.ofMatch.map { .compatible($0.compatible) } + [.name("arm-smmu")]
+  }
 
   public var hasShutdown: Bool { true }
 
@@ -45,7 +46,13 @@ public final class ARMSMMUDriver: DeviceDriver {
   /// Mirrors arm_smmu_device_probe(), drivers/iommu/arm/arm-smmu/arm-smmu.c (Linux 7.2).
   public func probe(_ dev: Device, match: DeviceMatch) throws(Errno) {
     guard let kernel = dev.kernel else { throw .ENODEV }
-    let fw = try deviceDTProbe(dev, match: match)
+    // A device with an OF node (matched by compatible) is described by DT, else by IORT.
+    let fw: ARMSMMUFirmwareData
+    if case .compatible = match {
+      fw = try deviceDTProbe(dev, match: match)
+    } else {
+      fw = try deviceACPIProbe(dev)
+    }
     let base = try dev.ioremap(0)
     let params = kernel.context
     let smmu = ARMSMMUDevice(
