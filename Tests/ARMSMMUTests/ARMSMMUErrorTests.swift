@@ -88,4 +88,18 @@ struct ARMSMMUErrorTests {
     #expect(f.log.contains(p + "\tStage-1: 48-bit VA -> 42-bit IPA"))
     #expect(f.log.contains(p + "\tStage-2: 42-bit IPA -> 48-bit PA"))
   }
+
+  @Test("an SMMU whose reads all return ones (off the bus) is -ENODEV: 255 banks, 8 context IRQs")
+  func allOnesReads() {
+    let f = SMMUFixture { hw in hw.registers.readsAllOnes = true }
+    #expect(f.probe() == .ENODEV)
+    #expect(
+      f.log.contains(
+        p + "SMMU address space size (0x2000000) differs from mapped region size (0x20000)!"))
+    #expect(f.log.last == p + "found only 8 context irq(s) but 255 required")
+    #expect(
+      f.trace == [
+        line("R", 0x20, 0xffff_ffff), line("R", 0x24, 0xffff_ffff), line("R", 0x28, 0xffff_ffff),
+      ])
+  }
 }
