@@ -160,20 +160,26 @@ struct CheckARMSMMU: ParsableCommand {
 
   func run() throws {
     let s = try ARMSMMUScenario.make(options)
-    // What the old kernel's stream 0x10 (IOVA 0x1000) meets before and after this probe.
-    // The look before the probe must not leave a fault latched for the probe to find.
-    let faultRegisters = [0x48, 0x50, 0x54, 0x58].map { ($0, s.hw.registers.peek(.dword, at: $0)) }
-    let before = s.hw.route(streamID: 0x10, address: 0x1000, isWrite: true)
-    for (offset, value) in faultRegisters { s.hw.registers.poke(value, .dword, at: offset) }
+    // What the old kernel's stream 0x10 (IOVA 0x1000) meets before the probe, at each write of
+    // sCR0 during it, and after it. Looking must not leave a fault latched for the probe.
+    func look() -> DMARoute {
+      let saved = [0x48, 0x50, 0x54, 0x58].map { ($0, s.hw.registers.peek(.dword, at: $0)) }
+      defer { for (offset, value) in saved { s.hw.registers.poke(value, .dword, at: offset) } }
+      return s.hw.route(streamID: 0x10, address: 0x1000, isWrite: true)
+    }
+    let before = look()
+    var during: [(UInt64, DMARoute)] = []
+    s.hw.registers.onWrite(at: 0x0) { _, event in during.append((event.newValue, look())) }
     let error = s.probe()
-    let after = s.hw.route(streamID: 0x10, address: 0x1000, isWrite: true)
+    let after = look()
     print(
       CheckReport(error: error, log: s.kernel.log.lines, trace: s.recorder.trace.lines)
         .render(json: output.json))
     if !output.json && (options.kdump || options.kexec) {
-      print("dma:")
-      print("  stream 0x10 IOVA 0x1000 before probe: \(before)")
-      print("  stream 0x10 IOVA 0x1000 after probe:  \(after)")
+      print("dma (stream 0x10, IOVA 0x1000, write):")
+      print("  before probe: \(before)")
+      for (value, route) in during { print("  sCR0 := \(hex(value, digits: 8)): \(route)") }
+      print("  after probe: \(after)")
     }
   }
 }

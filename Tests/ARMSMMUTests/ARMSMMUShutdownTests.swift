@@ -133,4 +133,26 @@ struct ARMSMMUShutdownTests {
       crash.hw.route(streamID: 0x10, address: 0x8800_0000, isWrite: true)
         == .bypassed(physical: 0x8800_0000))
   }
+
+  @Test("after an abort-on-shutdown kexec the next kernel's RMR step still opens a bypass window")
+  func abortThenKexecWindow() throws {
+    let old = SMMUFixture(variant: .abortOnShutdown)
+    #expect(old.probe() == nil)
+    let m = old.master("dma0", streamIDs: [0x10])
+    try old.driver.probeDevice(m)
+    _ = try old.driver.attachPaging(m)
+    old.kernel.context.kexecInProgress = true
+    old.core.deviceShutdown()
+    #expect(old.hw.route(streamID: 0x10, address: 0x1000, isWrite: true).isBlocked)
+    let next = SMMUFixture(hw: old.hw, memory: old.memory, variant: .abortOnShutdown)
+    var routes: [DMARoute] = []
+    next.hw.registers.onWrite(at: 0x0) { _, _ in
+      routes.append(next.hw.route(streamID: 0x10, address: 0x1000, isWrite: true))
+    }
+    #expect(next.probe() == nil)
+    // arm_smmu_rmr_install_bypass_smr() reads the live sCR0 and sets CLIENTPD.
+    #expect(Array(next.trace[3...4]) == [line("R", 0x0, 0x8000_1c36), line("W", 0x0, 0x8000_1c37)])
+    #expect(routes.first == .bypassed(physical: 0x1000))
+    #expect(routes.last?.isBlocked == true)
+  }
 }
