@@ -1,3 +1,4 @@
+@_exported import ARMSMMU
 // The one import a user needs: `import IOMMUModel`.
 @_exported import DeviceCore
 @_exported import Firmware
@@ -6,4 +7,3 @@
 @_exported import Memory
 @_exported import PCI
 @_exported import SimulatedHardware
-@_exported import ARMSMMU
