@@ -91,4 +91,25 @@ struct ARMSMMUMasterTests {
     try f.driver.releaseDevice(b)
     #expect(f.trace == [line("W", 0xc00, 0x0002_0000), line("W", 0x800, 0x10)])
   }
+
+  @Test("flush_iotlb_all on a stage-1 domain is TLBIASID then the bank's own sync")
+  func flushAll() throws {
+    let f = SMMUFixture()
+    #expect(f.probe() == nil)
+    let m = f.master("dma0", streamIDs: [0x10])
+    try f.driver.probeDevice(m)
+    _ = try f.driver.attachPaging(m)
+    let second = f.master("dma1", streamIDs: [0x11])
+    try f.driver.probeDevice(second)
+    let domain = try f.driver.attachPaging(second)
+    #expect(domain.cbndx == 1)
+    f.traced.trace.removeAll()
+    try f.driver.flushIOTLBAll(domain)
+    #expect(
+      f.trace == [
+        line("W", 0x11610, 0x1), line("W", 0x117f0, 0xffff_ffff), line("R", 0x117f4, 1),
+        line("R", 0x117f4, 0),
+      ])
+    #expect(f.hw.tlbInvalidations.last == "CB1 TLBIASID 0x1")
+  }
 }

@@ -5,11 +5,17 @@ import MMIO
 /// A paging domain attached through ``ARMSMMUDriver/attachPaging(_:)``: its context bank and
 /// the page table the bank walks.
 public final class ARMSMMUDomain {
+  /// The SMMU whose context bank the domain holds.
+  public let smmuDevice: Device
   public let cbndx: Int
+  /// The ASID (stage 1) or VMID (stage 2) the bank tags its TLB entries with.
+  public let asidOrVMID: UInt16
   public let pageTable: ARMLPAEPageTable
   public var stage1: Bool { pageTable.stage1 }
-  init(cbndx: Int, pageTable: ARMLPAEPageTable) {
+  init(smmuDevice: Device, cbndx: Int, asidOrVMID: UInt16, pageTable: ARMLPAEPageTable) {
+    self.smmuDevice = smmuDevice
     self.cbndx = cbndx
+    self.asidOrVMID = asidOrVMID
     self.pageTable = pageTable
   }
 }
@@ -153,6 +159,7 @@ extension ARMSMMUDriver {
     smmu.cbs[cbndx] = cb
     try writeContextBank(smmu, cbndx)
     try installS2CRs(master, type: .trans, cbndx: UInt8(cbndx))
-    return ARMSMMUDomain(cbndx: cbndx, pageTable: table)
+    return ARMSMMUDomain(
+      smmuDevice: smmuDev, cbndx: cbndx, asidOrVMID: stage1 ? cb.asid : cb.vmid, pageTable: table)
   }
 }

@@ -36,10 +36,18 @@ extension ARMSMMUDriver {
     try tlbSync(smmu, page: smmu.cbPage(cbndx), sync: CB.TLBSYNC, status: CB.TLBSTATUS)
   }
 
-  /// Mirrors arm_smmu_tlb_inv_context_s1(), drivers/iommu/arm/arm-smmu/arm-smmu.c (Linux 7.2):
-  /// TLBIASID with the bank's ASID, then a context sync.
-  func tlbInvContextS1(_ smmu: ARMSMMUDevice, cbndx: Int, asid: UInt16) throws(Errno) {
-    try smmu.cbWrite(cbndx, CB.S1_TLBIASID, UInt32(asid))
-    try tlbSyncContext(smmu, cbndx: cbndx)
+  /// Mirrors arm_smmu_flush_iotlb_all(), drivers/iommu/arm/arm-smmu/arm-smmu.c (Linux 7.2),
+  /// through the domain's `tlb_flush_all`: arm_smmu_tlb_inv_context_s1() (TLBIASID, then a
+  /// context sync) for stage 1, arm_smmu_tlb_inv_context_s2() (TLBIVMID, then a global sync)
+  /// for stage 2.
+  public func flushIOTLBAll(_ domain: ARMSMMUDomain) throws(Errno) {
+    guard let smmu = smmu(of: domain.smmuDevice) else { throw .ENODEV }
+    if domain.stage1 {
+      try smmu.cbWrite(domain.cbndx, CB.S1_TLBIASID, UInt32(domain.asidOrVMID))
+      try tlbSyncContext(smmu, cbndx: domain.cbndx)
+    } else {
+      try smmu.gr0Write(GR0.TLBIVMID, UInt32(domain.asidOrVMID))
+      try tlbSyncGlobal(smmu)
+    }
   }
 }
