@@ -112,4 +112,28 @@ struct ARMSMMUMasterTests {
       ])
     #expect(f.hw.tlbInvalidations.last == "CB1 TLBIASID 0x1")
   }
+
+  @Test("with force_stage=2 the domain is stage 2: VMID in CBA2R, VTCR, no TTBR1 or MAIRs, and the walk starts at SL0")
+  func stage2() throws {
+    let f = SMMUFixture(parameters: ["arm_smmu.force_stage": "2"])
+    #expect(f.probe() == nil)
+    let m = f.master("dma0", streamIDs: [0x10])
+    try f.driver.probeDevice(m)
+    f.traced.trace.removeAll()
+    let domain = try f.driver.attachPaging(m)
+    #expect(!domain.stage1)
+    #expect(
+      f.trace == [
+        line("W", 0x1800, 0x0001_0001),  // CBA2R0: VMID16 1, VA64
+        line("W", 0x1000, 0),  // CBAR0: S2_TRANS, VMID in CBA2R
+        line("W", 0x10030, 0x8005_2090),  // VTCR: RES1, PS 48-bit, SH0 outer, SL0 2, T0SZ 16
+        "W64 0x10020 \(hex(domain.pageTable.root, digits: 16))",
+        line("W", 0x10000, 0x0000_0067),  // SCTLR: CFIE, CFRE, AFE, TRE, M
+        line("W", 0xc00, 0),
+      ])
+    try domain.pageTable.map(iova: 0x7000, paddr: 0x8900_0000, size: 0x1000)
+    #expect(
+      f.hw.route(streamID: 0x10, address: 0x7abc, isWrite: true)
+        == .translated(physical: 0x8900_0abc))
+  }
 }
