@@ -6,7 +6,7 @@ import Memory
 ///
 /// Modelled behaviour:
 /// - sCR0 resets with CLIENTPD set (every transaction bypasses until software clears it);
-/// - sGFSR and CB_FSR are write-1-to-clear; ID registers, sGFSYNRn and sTLBGSTATUS are read-only;
+/// - sGFSR, sGFSYNR0-2 and CB_FSR are write-1-to-clear; ID registers and sTLBGSTATUS are read-only;
 /// - writing sTLBGSYNC (or a bank's TLBSYNC) starts a sync that stays active for
 ///   ``SMMUv2Configuration/tlbSyncBusyReads`` reads of the status register (the busy phase);
 /// - SMR ID and MASK keep only the implemented bits (what `arm_smmu_test_smr_masks()` probes);
