@@ -14,7 +14,16 @@ public struct IORTTable: Sendable, Hashable {
 
   /// The node that starts at `offset` (an output reference), if any.
   public func node(at offset: UInt32) -> IORTNode? {
-    nodes.first { $0.offset == Int(offset) }
+    // Nodes are stored in table order, so their offsets increase: search by halves.
+    var low = 0
+    var high = nodes.count
+    while low < high {
+      let mid = (low + high) / 2
+      let o = nodes[mid].offset
+      if o == Int(offset) { return nodes[mid] }
+      if o < Int(offset) { low = mid + 1 } else { high = mid }
+    }
+    return nil
   }
 
   /// SMMUv1/v2 nodes.
