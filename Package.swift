@@ -27,12 +27,16 @@ let package = Package(
     .target(
       name: "RISCVIOMMU", dependencies: ["MMIO", "Kernel", "DeviceCore", "PCI", "Firmware", "Memory"],
       path: "drivers/iommu/riscv"),
+    .target(
+      name: "ARMSMMU",
+      dependencies: ["MMIO", "Kernel", "DeviceCore", "PCI", "Firmware", "Memory"],
+      path: "drivers/iommu/arm/arm-smmu"),
 
     // MARK: Products
     .target(
       name: "IOMMUModel",
       dependencies: [
-        "MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "Firmware", "SimulatedHardware", "RISCVIOMMU",
+        "MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "Firmware", "SimulatedHardware", "RISCVIOMMU", "ARMSMMU",
       ]),
     .target(
       name: "IOMMUModelTesting",
@@ -53,6 +57,7 @@ let package = Package(
     .testTarget(name: "DeviceCoreTests", dependencies: ["DeviceCore", "IOMMUModelTesting"]),
     .testTarget(name: "FirmwareTests", dependencies: ["Firmware", "IOMMUModelTesting"]),
     .testTarget(name: "RISCVIOMMUTests", dependencies: ["RISCVIOMMU", "IOMMUModelTesting"]),
+    .testTarget(name: "ARMSMMUTests", dependencies: ["ARMSMMU", "IOMMUModelTesting"]),
   ],
   swiftLanguageModes: [.v6]
 )
