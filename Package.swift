@@ -24,11 +24,16 @@ let package = Package(
     .target(name: "SimulatedHardware", dependencies: ["MMIO", "Memory", "PCI", "Kernel"]),
 
     // MARK: Drivers (drivers/iommu/...), mirroring the kernel tree
+    .target(
+      name: "ARMSMMUv3", dependencies: ["MMIO", "Kernel", "DeviceCore", "PCI", "Firmware", "Memory"],
+      path: "drivers/iommu/arm/arm-smmu-v3"),
 
     // MARK: Products
     .target(
       name: "IOMMUModel",
-      dependencies: ["MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "Firmware", "SimulatedHardware"]),
+      dependencies: [
+        "MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "Firmware", "SimulatedHardware", "ARMSMMUv3",
+      ]),
     .target(
       name: "IOMMUModelTesting",
       dependencies: ["IOMMUModel"]),
@@ -46,6 +51,7 @@ let package = Package(
     .testTarget(name: "MemoryTests", dependencies: ["Memory"]),
     .testTarget(name: "DeviceCoreTests", dependencies: ["DeviceCore", "IOMMUModelTesting"]),
     .testTarget(name: "FirmwareTests", dependencies: ["Firmware", "IOMMUModelTesting"]),
+    .testTarget(name: "ARMSMMUv3Tests", dependencies: ["ARMSMMUv3", "IOMMUModelTesting"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -69,6 +69,9 @@ public final class Device: CustomStringConvertible {
   public var iommu: Device?
   /// Stream / requester IDs the device emits (the fwspec IDs).
   public var streamIDs: [UInt32]
+  /// Firmware properties (device-tree properties such as `#iommu-cells`, `dma-coherent` or
+  /// `interrupt-names`), values as text; a boolean property is present with the value "".
+  public var properties: [String: String] = [:]
   /// Set by the driver core once the IOMMU layer attached the device to its IOMMU
   /// (`dev->iommu` with ops); false when the device probed without one (direct DMA).
   public internal(set) var isBehindActiveIOMMU = false
