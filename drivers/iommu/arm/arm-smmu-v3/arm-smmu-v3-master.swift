@@ -39,6 +39,9 @@ extension ARMSMMUv3Device {
     }
     let master = ARMSMMUv3Master(dev: device, streamIDs: device.streamIDs, group: group)
     masters.append(master)
+    // fw_devlink (the `iommu-map` / `iommus` phandle): the master is a consumer of the SMMU,
+    // so it shuts down first.
+    try? dev.core?.addLink(supplier: dev, consumer: device)
     device.info("Adding to iommu group \(group)")
     return master
   }

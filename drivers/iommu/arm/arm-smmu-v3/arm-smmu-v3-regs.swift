@@ -208,3 +208,6 @@ public struct ARMSMMUv3Options: OptionSet, Sendable, Hashable {
   public static let cmdqForceSync = Self(rawValue: 1 << 3)
   public static let tegra241CMDQV = Self(rawValue: 1 << 4)
 }
+
+/// `ilog2()`: floor(log2(n)) for n > 0.
+func ilog2(_ n: UInt64) -> Int { 63 - n.leadingZeroBitCount }

@@ -41,7 +41,7 @@ extension ARMSMMUv3Device {
     if features.contains(.twoLevelStrtab), let l1 = strtab.l1 {
       reg[bits: Strtab.CFG_FMT] = Strtab.CFG_FMT_2LVL
       reg[bits: Strtab.CFG_LOG2SIZE] =
-        UInt32(strtab.numL1Entries.trailingZeroBitCount) + Strtab.SPLIT
+        UInt32(ilog2(UInt64(strtab.numL1Entries))) + Strtab.SPLIT
       reg[bits: Strtab.CFG_SPLIT] = Strtab.SPLIT
       dma = l1.address
     } else {

@@ -53,10 +53,10 @@ extension ARMSMMUv3Device {
   /// Mirrors arm_smmu_init_strtab_2lvl(), drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c (Linux 7.2):
   /// the L1 table only; L2 tables come with the masters.
   func initStrtab2Level() throws(Errno) {
-    let lastSIDIndex = UInt32((UInt64(1) << sidBits) - 1 >> UInt64(Strtab.SPLIT))
+    let lastSIDIndex = UInt32(((UInt64(1) << sidBits) - 1) >> UInt64(Strtab.SPLIT))
     strtab.numL1Entries = min(lastSIDIndex + 1, Strtab.MAX_L1_ENTRIES)
     if strtab.numL1Entries <= lastSIDIndex {
-      let covered = (strtab.numL1Entries * UInt32(Strtab.NUM_L2_STES)).trailingZeroBitCount
+      let covered = ilog2(UInt64(strtab.numL1Entries) * UInt64(Strtab.NUM_L2_STES))
       dev.warn("2-level strtab only covers \(covered)/\(sidBits) bits of SID")
     }
     let l1size = UInt64(strtab.numL1Entries) * 8
