@@ -102,7 +102,7 @@ public final class ARMSMMUv3Device {
   /// Set when the kdump-adopt variant kept the previous kernel's translation.
   public internal(set) var adopted = false
   /// Masters probed behind this SMMU, by stream ID.
-  var masters: [ARMSMMUv3Master] = []
+  public internal(set) var masters: [ARMSMMUv3Master] = []
   /// The name under /sys/class/iommu (`smmu3.%pa`), once registered.
   public internal(set) var sysfsName: String?
   /// Next ASID to hand out (`arm_smmu_asid_xa`, allocated from 1).

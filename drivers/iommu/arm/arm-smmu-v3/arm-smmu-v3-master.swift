@@ -12,8 +12,9 @@ public final class ARMSMMUv3Master {
   /// The default domain attached (nil while attach is deferred).
   public internal(set) var domain: DefaultDomainType?
   /// Linear CD table (one CD: no PASIDs) and the stage-1 or stage-2 page table root.
-  var cdTable: DMABuffer?
-  var pgd: DMABuffer?
+  public internal(set) var cdTable: DMABuffer?
+  /// The root of the domain's page table (io-pgtable's pgd), where DMA mappings would go.
+  public internal(set) var pgd: DMABuffer?
   public internal(set) var asid: UInt16 = 0
   public internal(set) var vmid: UInt16 = 0
 
