@@ -22,7 +22,8 @@ struct DeviceResetTests {
       ])
     // GBPA.ABORT stays: after shutdown, traffic is aborted rather than bypassed.
     board.shutdown()
-    #expect(board.smmu.route(streamID: 8, address: 0x1000, isWrite: true) == .blocked(reason: "GBPA.ABORT while SMMUEN=0"))
+    #expect(
+      board.smmu.route(streamID: 8, address: 0x1000, isWrite: true) == .blocked(reason: "GBPA.ABORT while SMMUEN=0"))
   }
 
   @Test("CR0ACK never following fails the command queue enable with -ETIMEDOUT after 1 s")
