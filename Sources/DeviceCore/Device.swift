@@ -72,6 +72,9 @@ public final class Device: CustomStringConvertible {
   /// Firmware properties (device-tree properties such as `#iommu-cells`, `dma-coherent` or
   /// `interrupt-names`), values as text; a boolean property is present with the value "".
   public var properties: [String: String] = [:]
+  /// `dev_get_platdata()`: what the code that created the device attached to it (the IORT node
+  /// of an ACPI-described SMMU).
+  public var platformData: (any Sendable)?
   /// Set by the driver core once the IOMMU layer attached the device to its IOMMU
   /// (`dev->iommu` with ops); false when the device probed without one (direct DMA).
   public internal(set) var isBehindActiveIOMMU = false

@@ -1,4 +1,5 @@
 import DeviceCore
+import Firmware
 import Kernel
 import MMIO
 
@@ -7,8 +8,8 @@ import MMIO
 public final class ARMSMMUv3Driver: DeviceDriver {
   public let name = "arm-smmu-v3"
   public let bus = BusType.platform
-  /// `arm_smmu_of_match`.
-  public let matchTable: [DeviceMatch] = [.compatible("arm,smmu-v3")]
+  /// `arm_smmu_of_match`, then the driver's name for the devices IORT creates.
+  public let matchTable: [DeviceMatch] = [.compatible("arm,smmu-v3"), .name("arm-smmu-v3")]
   public let variant: ARMSMMUv3Variant
   /// iommu group ids handed out so far in this kernel.
   private var groups = 0
@@ -34,7 +35,11 @@ public final class ARMSMMUv3Driver: DeviceDriver {
     guard let resource = device.resources.first else { throw .EINVAL }
     let base = try device.ioremap(0)
     let smmu = ARMSMMUv3Device(dev: device, base: base, variant: variant)
-    try dtProbe(smmu)
+    if let node = device.platformData as? IORTNode {
+      try acpiProbe(smmu, node: node)
+    } else {
+      try dtProbe(smmu)
+    }
 
     let needed = smmu.options.contains(.page0RegsOnly) ? 0x10000 : 0x20000
     if resource.size < needed {
