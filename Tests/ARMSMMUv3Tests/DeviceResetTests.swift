@@ -122,4 +122,24 @@ struct DeviceResetTests {
     #expect(route == .blocked(reason: "F_TRANSLATION sid 0x8 addr 0x1000"))
     #expect(crash.smmu.registers.peek(.dword, at: SMMUv3Offset.EVTQ_PROD) == 0)
   }
+
+  @Test("a command queue that is never consumed: CMD_SYNC times out, logged with the queue pointers")
+  func commandQueueStuck() {
+    var configuration = SMMUv3Configuration.qemu10
+    configuration.faults = [.commandQueueStuck]
+    let board = ARMSMMUv3Board(configuration: configuration)
+    let start = board.kernel.clock.microseconds
+    // The reset ignores its commands' errors, so the probe itself succeeds.
+    #expect(board.probe() == nil)
+    let timeouts = board.kernel.log.lines.filter { $0.contains("CMD_SYNC timeout") }
+    #expect(
+      timeouts.prefix(2) == [
+        dev + "CMD_SYNC timeout at 0x00000001 [hwprod 0x00000002, hwcons 0x00000000]",
+        dev + "CMD_SYNC timeout at 0x00000003 [hwprod 0x00000004, hwcons 0x00000000]",
+      ])
+    // Two reset syncs and the first CD sync of each attach, ARM_SMMU_POLL_TIMEOUT_US each.
+    #expect(timeouts.count == 4)
+    #expect(board.kernel.clock.microseconds - start >= 4_000_000)
+    #expect(board.smmu.consumedCommands.isEmpty)
+  }
 }
