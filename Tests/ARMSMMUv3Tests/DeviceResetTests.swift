@@ -147,4 +147,17 @@ struct DeviceResetTests {
     #expect(board.kernel.clock.microseconds - start >= 4_000_000)
     #expect(board.smmu.consumedCommands.isEmpty)
   }
+
+  @Test("outside kdump the event queue is on: a faulting DMA lands in it as F_TRANSLATION")
+  func eventQueued() throws {
+    let board = ARMSMMUv3Board()
+    board.probe()
+    #expect(
+      board.smmu.route(streamID: 8, address: 0x2000, isWrite: false)
+        == .blocked(reason: "F_TRANSLATION sid 0x8 addr 0x2000"))
+    #expect(board.smmu.registers.peek(.dword, at: SMMUv3Offset.EVTQ_PROD) == 1)
+    let base = board.smmu.registers.peek(.qword, at: SMMUv3Offset.EVTQ_BASE) & 0x000f_ffff_ffff_ffe0
+    #expect(try board.memory.read64(base) == 0x10 | 0x8 << 32)
+    #expect(try board.memory.read64(base + 16) == 0x2000)
+  }
 }

@@ -25,13 +25,13 @@ struct RealKernelTraceTests {
     let board = ARMSMMUv3Board()
     board.probe()
     #expect(
-      board.kernel.log.lines
-        == [
-          "arm-smmu-v3 9050000.smmuv3: allocated 65536 entries for cmdq",
-          "arm-smmu-v3 9050000.smmuv3: allocated 32768 entries for evtq",
-          "pci 0000:00:00.0: Adding to iommu group 0",
-          "pci 0000:00:01.0: Adding to iommu group 1",
-        ].reduce(into: ["arm-smmu-v3 9050000.smmuv3: oas 44-bit (features 0x01088705)"]) { $0.append($1) })
+      board.kernel.log.lines == [
+        "arm-smmu-v3 9050000.smmuv3: oas 44-bit (features 0x01088705)",
+        "arm-smmu-v3 9050000.smmuv3: allocated 65536 entries for cmdq",
+        "arm-smmu-v3 9050000.smmuv3: allocated 32768 entries for evtq",
+        "pci 0000:00:00.0: Adding to iommu group 0",
+        "pci 0000:00:01.0: Adding to iommu group 1",
+      ])
     #expect(board.smmuState?.sysfsName == "smmu3.0x0000000009050000")
   }
 }
