@@ -31,12 +31,16 @@ let package = Package(
       name: "ARMSMMU",
       dependencies: ["MMIO", "Kernel", "DeviceCore", "PCI", "Firmware", "Memory"],
       path: "drivers/iommu/arm/arm-smmu"),
+    .target(
+      name: "ARMSMMUv3", dependencies: ["MMIO", "Kernel", "DeviceCore", "PCI", "Firmware", "Memory"],
+      path: "drivers/iommu/arm/arm-smmu-v3"),
 
     // MARK: Products
     .target(
       name: "IOMMUModel",
       dependencies: [
         "MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "Firmware", "SimulatedHardware", "RISCVIOMMU", "ARMSMMU",
+        "ARMSMMUv3",
       ]),
     .target(
       name: "IOMMUModelTesting",
@@ -58,6 +62,7 @@ let package = Package(
     .testTarget(name: "FirmwareTests", dependencies: ["Firmware", "IOMMUModelTesting"]),
     .testTarget(name: "RISCVIOMMUTests", dependencies: ["RISCVIOMMU", "IOMMUModelTesting"]),
     .testTarget(name: "ARMSMMUTests", dependencies: ["ARMSMMU", "IOMMUModelTesting"]),
+    .testTarget(name: "ARMSMMUv3Tests", dependencies: ["ARMSMMUv3", "IOMMUModelTesting"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -27,6 +27,7 @@ struct Check: ParsableCommand {
     subcommands: [
       CheckRISCV.self,
       CheckARMSMMU.self,
+      CheckARMSMMUv3.self,
     ])
 }
 
@@ -37,6 +38,7 @@ struct Trace: ParsableCommand {
     subcommands: [
       TraceRISCV.self,
       TraceARMSMMU.self,
+      TraceARMSMMUv3.self,
     ])
 }
 

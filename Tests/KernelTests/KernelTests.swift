@@ -22,6 +22,8 @@ struct KernelContextTests {
     #expect(ctx.boolParameter("arm_smmu", "disable_bypass", default: true) == false)
     #expect(ctx.boolParameter("arm-smmu", "force_stage", default: true) == true)
     #expect(ctx.commandLine.contains("quiet"))
+    let direct = KernelContext(moduleParameters: ["arm-smmu.disable_bypass": "n"])
+    #expect(direct.boolParameter("arm_smmu", "disable_bypass", default: true) == false)
   }
 
   @Test("the default domain type follows iommu.passthrough, iommu=pt and iommu.strict")
