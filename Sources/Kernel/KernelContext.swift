@@ -28,7 +28,7 @@ public struct KernelContext: Sendable, Hashable {
   public func moduleParameter(_ module: String, _ name: String) -> String? {
     let key = "\(normalize(module)).\(name)"
     // Keys set directly may be spelled either way (`arm-smmu.disable_bypass`).
-    if let v = moduleParameters.last(where: { normalize($0.key) == key || $0.key == name })?.value { return v }
+    if let v = moduleParameters.first(where: { normalize($0.key) == key || $0.key == name })?.value { return v }
     return commandLine.value(of: key)
   }
 
