@@ -27,7 +27,8 @@ public struct KernelContext: Sendable, Hashable {
   /// the module name matches with `-` and `_` interchangeable, as the kernel's parser does.
   public func moduleParameter(_ module: String, _ name: String) -> String? {
     let key = "\(normalize(module)).\(name)"
-    if let v = moduleParameters[key] ?? moduleParameters[name] { return v }
+    // Keys set directly may be spelled either way (`arm-smmu.disable_bypass`).
+    if let v = moduleParameters.first(where: { normalize($0.key) == key || $0.key == name })?.value { return v }
     return commandLine.value(of: key)
   }
 
@@ -69,6 +70,8 @@ public enum DefaultDomainType: String, Sendable, Hashable, CaseIterable {
 public struct KernelConfig: Sendable, Hashable {
   /// `CONFIG_ARM_SMMU_DISABLE_BYPASS_BY_DEFAULT` (default y).
   public var armSMMUDisableBypassByDefault = true
+  /// `CONFIG_ARM_SMMU_MMU_500_CPRE_ERRATA` (default y).
+  public var armSMMUMMU500CPREErrata = true
   /// `CONFIG_INTEL_IOMMU_DEFAULT_ON` (default y since v6.8 in most configs).
   public var intelIOMMUDefaultOn = true
   /// `CONFIG_IOMMU_DEFAULT_PASSTHROUGH` (default n).

@@ -26,6 +26,8 @@ struct Check: ParsableCommand {
       "Run a driver's init_check (or probe) on its hardware model and print errno, log and trace.",
     subcommands: [
       CheckRISCV.self,
+      CheckARMSMMU.self,
+      CheckARMSMMUv3.self,
       CheckIntelIOMMU.self,
     ])
 }
@@ -36,6 +38,8 @@ struct Trace: ParsableCommand {
     abstract: "Print the model's register access trace of a driver's probe followed by shutdown.",
     subcommands: [
       TraceRISCV.self,
+      TraceARMSMMU.self,
+      TraceARMSMMUv3.self,
       TraceIntelIOMMU.self,
     ])
 }
