@@ -22,6 +22,7 @@ let package = Package(
     .target(name: "PCI", dependencies: ["MMIO"]),
     .target(name: "Firmware"),
     .target(name: "SimulatedHardware", dependencies: ["MMIO", "Memory", "PCI", "Kernel"]),
+    .target(name: "OracleTraces", dependencies: ["MMIO"]),
 
     // MARK: Drivers (drivers/iommu/...), mirroring the kernel tree
 
@@ -36,6 +37,7 @@ let package = Package(
       name: "iommu-model",
       dependencies: [
         "IOMMUModel",
+        "OracleTraces",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]),
@@ -46,6 +48,7 @@ let package = Package(
     .testTarget(name: "MemoryTests", dependencies: ["Memory"]),
     .testTarget(name: "DeviceCoreTests", dependencies: ["DeviceCore", "IOMMUModelTesting"]),
     .testTarget(name: "FirmwareTests", dependencies: ["Firmware", "IOMMUModelTesting"]),
+    .testTarget(name: "OracleTracesTests", dependencies: ["OracleTraces", "IOMMUModelTesting"]),
   ],
   swiftLanguageModes: [.v6]
 )
