@@ -84,7 +84,7 @@ build_initramfs() {
   ldpath=$(tr '\n' ':' <"$out/base/etc/ld.so.conf")
   sed -i "2i export LD_LIBRARY_PATH=${ldpath%:}" "$out/base/init"
   mkcpio "$out/base" "$out/base.cpio"
-  cp "$(ls "$src"/boot/vmlinu* | head -n 1)" "$out/extra/vmlinuz"
+  cp "$(kernel_image "$a")" "$out/extra/vmlinuz"
   cp "$out/base.cpio" "$out/extra/initrd.img"
   mkcpio "$out/extra" "$out/extra.cpio"
   cat "$out/base.cpio" "$out/extra.cpio" >"$out/first.cpio"
@@ -101,7 +101,7 @@ capture_one() {
   rm -rf "$run"; mkdir -p "$run" "$dest/$dev"
   trace_events "$dev" >"$run/events"
   local kernel initrd cmd
-  kernel=$(ls "$WORK/root/$a"/boot/vmlinu* | head -n 1)
+  kernel=$(kernel_image "$a")
   initrd="$WORK/initramfs/$a/first.cpio"
   cmd="$(qemu_command "$dev" "$kernel" "$initrd" "$(scenario_args "$sc")")"
   cmd="$cmd -display none -monitor none -serial file:$run/console.log -no-reboot -trace events=$run/events -D $run/raw.trace"

@@ -7,6 +7,8 @@
 #           dpkg-deb -x under $WORK/root/<arch>, never installed.
 
 KERNEL_SERIES=${CAPTURE_KERNEL_SERIES:-7.2}
+# Debian's ABI tag of trixie's kernels (sid builds carry +deb14: not taken).
+KERNEL_DEB=${CAPTURE_KERNEL_DEB:-deb13}
 TARGET_SUITE=${CAPTURE_TARGET_SUITE:-trixie}
 ARCHES=(amd64 arm64 riscv64)
 HOST_PACKAGES=(qemu-system-x86 qemu-system-arm qemu-system-riscv opensbi qemu-system-data)
@@ -53,8 +55,7 @@ apt_private() { # apt_private NAME ARCHES... -> echoes apt options for a private
   local name=$1; shift
   local d="$WORK/apt/$name"
   local opts=(-o "Dir::Etc::SourceList=$d/sources.list" -o "Dir::Etc::SourceParts=$d/none"
-    -o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d/cache" -o "Dir::Cache::pkgcache="
-    -o "Dir::Cache::srcpkgcache=" -o "APT::Architectures::=")
+    -o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d/cache" -o "APT::Architectures::=")
   local a
   for a in "$@"; do opts+=(-o "APT::Architectures::=$a"); done
   printf '%s\n' "${opts[@]}"
@@ -86,9 +87,15 @@ fetch_all() {
 
   # target: kernels, busybox, kexec for the three architectures, unpacked only.
   if [ ! -f "$WORK/root/.done" ]; then
-    local bp_arches=amd64,arm64,riscv64 bad b
-    write_target_sources "$mirror" "$keyring" "$bp_arches"
+    local bp_arches=amd64,arm64,riscv64 bad b stamp="$WORK/apt/target/updated"
     mapfile -t T < <(apt_private target "${ARCHES[@]}")
+    if [ -n "$(find "$stamp" -mmin -720 2>/dev/null)" ]; then
+      # Indexes fetched less than 12 hours ago: reuse them (the stamp holds the backports arches).
+      bp_arches=$(cat "$stamp")
+      write_target_sources "$mirror" "$keyring" "$bp_arches"
+      log "apt (target): reusing the indexes of $(date -r "$stamp" '+%H:%M') (backports for $bp_arches)"
+    else
+    write_target_sources "$mirror" "$keyring" "$bp_arches"
     log "apt (target): updating $TARGET_SUITE, $TARGET_SUITE-backports (${ARCHES[*]}), sid (riscv64)"
     if ! retry nice -n "$NICE" apt-get "${T[@]}" -q update; then
       # apt drops every index of a suite when one of them is inconsistent: keep the suite for
@@ -100,22 +107,39 @@ fetch_all() {
       write_target_sources "$mirror" "$keyring" "$bp_arches"
       retry nice -n "$NICE" apt-get "${T[@]}" -q update || die "apt-get update failed (see above)"
     fi
+    echo "$bp_arches" >"$stamp"
+    fi
     local a kpkg p
     for a in "${ARCHES[@]}"; do
       kpkg=$( (apt-cache "${T[@]}" pkgnames "linux-binary-$KERNEL_SERIES." 2>/dev/null;
         mirror_index "$mirror" "$TARGET_SUITE-backports" "$a" | awk '$1=="Package:" {print $2}') |
-        grep -E "^linux-binary-${KERNEL_SERIES//./\\.}\.[0-9]+\+deb[0-9]+-$a\$" | sort -V | tail -n 1)
+        grep -E "^linux-binary-${KERNEL_SERIES//./\\.}\.[0-9]+\+$KERNEL_DEB-$a\$" | sort -V | tail -n 1)
       [ -n "$kpkg" ] || die "no linux-binary-$KERNEL_SERIES.*-$a in $TARGET_SUITE-backports"
       rm -rf "$WORK/root/$a"; mkdir -p "$WORK/root/$a"
-      for p in "$kpkg" busybox-static kexec-tools libc6 zlib1g liblzma5 libzstd1; do
-        if ! ls "$WORK/debs/${p}_"*"_$a.deb" >/dev/null 2>&1; then
-          log "apt (target): downloading $p:$a"
-          (cd "$WORK/debs" && RETRIES=2 retry nice -n "$NICE" apt-get "${T[@]}" -q download "$p:$a") ||
-            mirror_download "$mirror" "$p" "$a" "$TARGET_SUITE-backports" "$TARGET_SUITE"
-        fi
+      local want=() missing=()
+      want=("$kpkg" busybox-static kexec-tools libc6 zlib1g liblzma5 libzstd1)
+      for p in "${want[@]}"; do ls "$WORK/debs/${p}_"*"_$a.deb" >/dev/null 2>&1 || missing+=("$p"); done
+      if [ ${#missing[@]} -gt 0 ]; then
+        log "apt (target): downloading ${missing[*]} for $a"
+        (cd "$WORK/debs" && RETRIES=3 retry nice -n "$NICE" apt-get "${T[@]}" -q download "${missing[@]/%/:$a}") || {
+          # Packages apt cannot see (named in its errors) come directly from the mirror; apt
+          # fetches the rest.
+          local unseen rest=()
+          unseen=$(sed -n -E "s/^E: (Unable to locate package|Can't select candidate version from package|Package) ([^: ]+).*/\2/p" "$WORK/apt/last.log" | sort -u)
+          [ -n "$unseen" ] || die "apt-get download failed (see above)"
+          for p in "${missing[@]}"; do
+            if printf '%s\n' "$unseen" | grep -q -x -F "$p"; then
+              mirror_download "$mirror" "$p" "$a" "$TARGET_SUITE-backports" "$TARGET_SUITE"
+            else rest+=("$p"); fi
+          done
+          [ ${#rest[@]} -eq 0 ] || (cd "$WORK/debs" && RETRIES=2 retry nice -n "$NICE" apt-get "${T[@]}" -q download "${rest[@]/%/:$a}") ||
+            die "apt-get download failed (see above)"
+        }
+      fi
+      for p in "${want[@]}"; do
         nice -n "$NICE" dpkg-deb -x "$(ls "$WORK/debs/${p}_"*"_$a.deb" | sort -V | tail -n 1)" "$WORK/root/$a"
       done
-      ls "$WORK/root/$a"/boot/vmlinu* >/dev/null || die "no kernel image in $kpkg"
+      [ -n "$(kernel_image "$a")" ] || die "no kernel image in $kpkg"
       echo "$kpkg" >"$WORK/root/$a/.kernel-package"
     done
     touch "$WORK/root/.done"
@@ -168,4 +192,9 @@ write_target_sources() { # MIRROR KEYRING BACKPORTS-ARCHES
     # links, from there (apt picks the newest candidate).
     echo "deb [signed-by=$2 arch=riscv64] $1 sid main"
   } >"$WORK/apt/target/sources.list"
+}
+
+# The kernel image unpacked for ARCH (/usr/lib/modules/VERSION/vmlinuz, or /boot/vmlinu*).
+kernel_image() {
+  find "$WORK/root/$1/usr/lib/modules" "$WORK/root/$1/boot" -maxdepth 2 -name 'vmlinu*' -type f 2>/dev/null | sort | head -n 1
 }
