@@ -49,7 +49,7 @@ scenario_args() {
 
 # Writes a newc cpio of the folder $1 to $2, with the host's busybox-static (cpio -o).
 mkcpio() {
-  local bb="$WORK/root/amd64/bin/busybox"
+  local bb="$WORK/root/amd64/usr/bin/busybox"
   (cd "$1" && find . -mindepth 1 | LC_ALL=C sort | "$bb" cpio -o -H newc 2>/dev/null) >"$2"
   [ -s "$2" ] || die "cpio of $1 failed"
 }
@@ -63,25 +63,32 @@ build_initramfs() {
   log "initramfs ($a): busybox, kexec, init"
   rm -rf "$out"; mkdir -p "$out/base/bin" "$out/base/sbin" "$out/base/proc" "$out/base/sys" \
     "$out/base/dev" "$out/base/tmp" "$out/extra"
-  cp "$src/bin/busybox" "$out/base/bin/busybox"
-  cp "$src/sbin/kexec" "$out/base/sbin/kexec"
+  cp "$src/usr/bin/busybox" "$out/base/bin/busybox"
+  ln -s busybox "$out/base/bin/sh"
+  cp "$src/usr/sbin/kexec" "$out/base/sbin/kexec"
   install -m 755 "$LIB/init.sh" "$out/base/init"
-  # kexec's shared libraries and the dynamic loader, found in the unpacked packages.
-  local need lib found interp
-  interp=$(readelf -l "$src/sbin/kexec" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
-  for need in "$interp" $(readelf -d "$src/sbin/kexec" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
-    found=$(find "$src/lib" "$src/usr/lib" -name "$(basename "$need")" \( -type f -o -type l \) 2>/dev/null | head -n 1)
-    [ -n "$found" ] || die "$need (needed by kexec for $a) is not in the unpacked packages"
-    mkdir -p "$out/base/$(dirname "${found#"$src"}")"
-    cp -L "$found" "$out/base/${found#"$src"}"
-    lib="$out/base/${interp}"
-    [ "$(basename "$need")" = "$(basename "$interp")" ] && { mkdir -p "$(dirname "$lib")"; cp -L "$found" "$lib"; }
+  # The dynamic loader and the closure of kexec's shared libraries, from the unpacked packages.
+  local queue=("$src/usr/sbin/kexec") done=" " elf need found interp
+  interp=$(readelf -l "$src/usr/sbin/kexec" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
+  found=$(find "$src/lib" "$src/usr/lib" -name "$(basename "$interp")" \( -type f -o -type l \) 2>/dev/null | head -n 1 || true)
+  [ -n "$found" ] || die "the loader $interp is not in the unpacked packages ($a)"
+  mkdir -p "$out/base/$(dirname "$interp")"
+  cp -L "$found" "$out/base/$interp"
+  while [ ${#queue[@]} -gt 0 ]; do
+    elf=${queue[0]}; queue=("${queue[@]:1}")
+    for need in $(readelf -d "$elf" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+      case "$done" in *" $need "*) continue ;; esac
+      done="$done$need "
+      found=$(find "$src/lib" "$src/usr/lib" -name "$need" \( -type f -o -type l \) 2>/dev/null | head -n 1 || true)
+      [ -n "$found" ] || die "$need (needed by $(basename "$elf") for $a) is not in the unpacked packages"
+      mkdir -p "$out/base/$(dirname "${found#"$src"}")"
+      cp -L "$found" "$out/base/${found#"$src"}"
+      queue+=("$out/base/${found#"$src"}")
+    done
   done
-  # Libraries found under the multiarch folder are also where the loader looks by default.
-  mkdir -p "$out/base/etc"
-  (cd "$out/base" && find usr/lib lib -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sed 's|^|/|') >"$out/base/etc/ld.so.conf" || true
+  # The loader finds them through LD_LIBRARY_PATH, set by /init: every folder a library went to.
   local ldpath
-  ldpath=$(tr '\n' ':' <"$out/base/etc/ld.so.conf")
+  ldpath=$(cd "$out/base" && find . -name '*.so*' \( -type f -o -type l \) -printf '/%h\n' | sed 's|^/\./|/|' | sort -u | tr '\n' ':')
   sed -i "2i export LD_LIBRARY_PATH=${ldpath%:}" "$out/base/init"
   mkcpio "$out/base" "$out/base.cpio"
   cp "$(kernel_image "$a")" "$out/extra/vmlinuz"

@@ -116,9 +116,13 @@ fetch_all() {
         grep -E "^linux-binary-${KERNEL_SERIES//./\\.}\.[0-9]+\+$KERNEL_DEB-$a\$" | sort -V | tail -n 1)
       [ -n "$kpkg" ] || die "no linux-binary-$KERNEL_SERIES.*-$a in $TARGET_SUITE-backports"
       rm -rf "$WORK/root/$a"; mkdir -p "$WORK/root/$a"
-      local want=() missing=()
-      want=("$kpkg" busybox-static kexec-tools libc6 zlib1g liblzma5 libzstd1)
-      for p in "${want[@]}"; do ls "$WORK/debs/${p}_"*"_$a.deb" >/dev/null 2>&1 || missing+=("$p"); done
+      local want=() missing=() deps
+      # kexec-tools and everything it depends on (on amd64 it links Xen's libraries).
+      deps=$(nice -n "$NICE" apt-cache "${T[@]}" depends --recurse --no-recommends --no-suggests --no-conflicts \
+        --no-breaks --no-replaces --no-enhances --no-pre-depends "kexec-tools:$a" | grep -E '^[a-z0-9]' | sed 's/:.*//' | sort -u)
+      [ -n "$deps" ] || die "kexec-tools:$a is not in the indexes"
+      want=("$kpkg" busybox-static $deps)
+      for p in "${want[@]}"; do [ -n "$(deb_file "$p" "$a")" ] || missing+=("$p"); done
       if [ ${#missing[@]} -gt 0 ]; then
         log "apt (target): downloading ${missing[*]} for $a"
         (cd "$WORK/debs" && RETRIES=3 retry nice -n "$NICE" apt-get "${T[@]}" -q download "${missing[@]/%/:$a}") || {
@@ -137,7 +141,8 @@ fetch_all() {
         }
       fi
       for p in "${want[@]}"; do
-        nice -n "$NICE" dpkg-deb -x "$(ls "$WORK/debs/${p}_"*"_$a.deb" | sort -V | tail -n 1)" "$WORK/root/$a"
+        [ -n "$(deb_file "$p" "$a")" ] || die "$p:$a was not downloaded"
+        nice -n "$NICE" dpkg-deb -x "$(deb_file "$p" "$a")" "$WORK/root/$a"
       done
       [ -n "$(kernel_image "$a")" ] || die "no kernel image in $kpkg"
       echo "$kpkg" >"$WORK/root/$a/.kernel-package"
@@ -196,5 +201,10 @@ write_target_sources() { # MIRROR KEYRING BACKPORTS-ARCHES
 
 # The kernel image unpacked for ARCH (/usr/lib/modules/VERSION/vmlinuz, or /boot/vmlinu*).
 kernel_image() {
-  find "$WORK/root/$1/usr/lib/modules" "$WORK/root/$1/boot" -maxdepth 2 -name 'vmlinu*' -type f 2>/dev/null | sort | head -n 1
+  find "$WORK/root/$1/usr/lib/modules" "$WORK/root/$1/boot" -maxdepth 2 -name 'vmlinu*' -type f 2>/dev/null | sort | head -n 1 || true
+}
+
+# The newest downloaded .deb of PACKAGE for ARCH (or for all architectures).
+deb_file() {
+  ls "$WORK/debs/${1}_"*"_$2.deb" "$WORK/debs/${1}_"*"_all.deb" 2>/dev/null | sort -V | tail -n 1
 }
