@@ -20,6 +20,9 @@ public struct TraceComparison: Sendable {
   public let real: [NormalisedAccess]
   public let model: [NormalisedAccess]
   public let steps: [Step]
+  /// The boot (1-based) each access belongs to, on each side; empty when not known.
+  public let realBoots: [Int]
+  public let modelBoots: [Int]
 
   /// Accesses of the real trace matched by the model.
   public var matched: Int { steps.reduce(0) { if case .match = $1 { $0 + 1 } else { $0 } } }
@@ -30,13 +33,33 @@ public struct TraceComparison: Sendable {
   /// a longest common subsequence under `NormalisedAccess.matches` pairs their accesses.
   public init(real: OracleTrace, model: OracleTrace, device: OracleDevice) {
     let normaliser = AddressNormaliser(device: device)
-    self.init(real: normaliser.normalise(real.accesses), model: normaliser.normalise(model.accesses))
+    self.init(
+      real: normaliser.normalise(real.accesses), model: normaliser.normalise(model.accesses),
+      realBoots: Self.boots(of: real), modelBoots: Self.boots(of: model))
   }
 
-  public init(real: [NormalisedAccess], model: [NormalisedAccess]) {
+  public init(
+    real: [NormalisedAccess], model: [NormalisedAccess], realBoots: [Int] = [], modelBoots: [Int] = []
+  ) {
     self.real = real
     self.model = model
+    self.realBoots = realBoots
+    self.modelBoots = modelBoots
     steps = Self.align(real, model)
+  }
+
+  /// The boot of each access of a trace (accesses before any boot marker count as boot 1).
+  static func boots(of trace: OracleTrace) -> [Int] {
+    var boot = 1
+    var out: [Int] = []
+    for event in trace.events {
+      switch event {
+      case .bootStart(let n): boot = n
+      case .access: out.append(boot)
+      case .annotation: break
+      }
+    }
+    return out
   }
 
   /// Longest common subsequence by dynamic programming (traces hold hundreds to a few thousand
@@ -105,14 +128,19 @@ public struct TraceComparison: Sendable {
     }
   }
 
+  /// ` (boot N)` for an access whose boot is known.
+  static func boot(_ boots: [Int], _ index: Int) -> String {
+    boots.indices.contains(index) ? " (boot \(boots[index]))" : ""
+  }
+
   /// The report: the first divergence with context (when there is one), then `match: N/M`
   /// (real accesses matched / real accesses) as the last line.
   public var report: String {
     var out: [String] = []
     if let d = firstDivergence() {
       out.append(
-        "first divergence at real access #\(d.realIndex + 1) of \(real.count), model access #\(d.modelIndex + 1) of \(model.count):"
-      )
+        "first divergence at real access #\(d.realIndex + 1) of \(real.count)\(Self.boot(realBoots, d.realIndex)), "
+          + "model access #\(d.modelIndex + 1) of \(model.count)\(Self.boot(modelBoots, d.modelIndex)):")
       out += d.context
       if matched == real.count {
         out.append("the model has \(model.count - matched) access(es) the real trace lacks")

@@ -104,7 +104,7 @@ struct TraceComparisonTests {
         "  = real #11 model #11  W64 0x0080 0x4000000000000000+{STRTAB_BASE.1}",
       ])
     let lines = c.report.split(separator: "\n")
-    #expect(lines.first == "first divergence at real access #9 of 54, model access #9 of 54:")
+    #expect(lines.first == "first divergence at real access #9 of 54 (boot 1), model access #9 of 54 (boot 1):")
     #expect(lines.last == "match: 53/54")
   }
 
@@ -120,6 +120,27 @@ struct TraceComparisonTests {
     #expect(c.report.hasSuffix("\nmatch: 53/54"))
   }
 
+  @Test("a model that skips the first kernel's shutdown before kexec diverges there, in boot 1")
+  func kexecWithoutShutdown() throws {
+    let text = try RepositoryPaths.text(
+      RepositoryPaths.fixtures.appendingPathComponent("qemu-captures/riscv-iommu/kexec.trace"))
+    let real = try QEMUTraceParser(device: .riscvIOMMU).parse(text)
+    // Drop the last four accesses before "## boot 2": DDTP := BARE and the queue CSRs := 0.
+    var events = real.events
+    let second = try #require(events.firstIndex(of: .bootStart(2)))
+    let shutdown = events[..<second].indices.filter { if case .access = events[$0] { true } else { false } }.suffix(4)
+    for i in shutdown.reversed() { events.remove(at: i) }
+    let c = TraceComparison(real: real, model: OracleTrace(events: events), device: .riscvIOMMU)
+    let count = real.accesses.count
+    #expect(c.matched == count - 4)
+    let lines = c.report.split(separator: "\n")
+    #expect(
+      lines.first?.hasPrefix(
+        "first divergence at real access #\(real.accesses(ofBoot: 1).count - 3) of \(count) (boot 1)") == true)
+    #expect(lines.contains("  - real #\(real.accesses(ofBoot: 1).count - 3) only       W64 0x0010 0x0000000000000001"))
+    #expect(lines.last == "match: \(count - 4)/\(count)")
+  }
+
   @Test("extra model accesses leave every real access matched but the comparison fails")
   func extraModelAccess() throws {
     let real = try canonical(["R32 0x0000 0x0d44101b", "W32 0x0020 0x00000000"])
@@ -129,7 +150,7 @@ struct TraceComparisonTests {
     #expect(!c.allMatch)
     #expect(
       c.report == """
-        first divergence at real access #2 of 2, model access #2 of 3:
+        first divergence at real access #2 of 2 (boot 1), model access #2 of 3 (boot 1):
           = real #1 model #1  R32 0x0000 0x0d44101b
           + model #2 only      R32 0x0024 0x00000000
           = real #2 model #3  W32 0x0020 0x00000000
