@@ -22,6 +22,7 @@ let package = Package(
     .target(name: "PCI", dependencies: ["MMIO"]),
     .target(name: "Firmware"),
     .target(name: "SimulatedHardware", dependencies: ["MMIO", "Memory", "PCI", "Kernel"]),
+    .target(name: "OracleTraces", dependencies: ["MMIO"]),
 
     // MARK: Drivers (drivers/iommu/...), mirroring the kernel tree
     .target(
@@ -53,6 +54,7 @@ let package = Package(
       dependencies: [
         "IOMMUModel",
         "IOMMUModelTesting",
+        "OracleTraces",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]),
@@ -67,6 +69,7 @@ let package = Package(
     .testTarget(name: "ARMSMMUTests", dependencies: ["ARMSMMU", "IOMMUModelTesting"]),
     .testTarget(name: "ARMSMMUv3Tests", dependencies: ["ARMSMMUv3", "IOMMUModelTesting"]),
     .testTarget(name: "IntelIOMMUTests", dependencies: ["IntelIOMMU", "IOMMUModelTesting"]),
+    .testTarget(name: "OracleTracesTests", dependencies: ["OracleTraces", "IOMMUModelTesting"]),
   ],
   swiftLanguageModes: [.v6]
 )

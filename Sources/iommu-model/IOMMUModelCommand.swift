@@ -15,6 +15,8 @@ struct IOMMUModelCommand: ParsableCommand {
     subcommands: [
       Check.self,
       Trace.self,
+      TraceCompare.self,
+      TraceParse.self,
       Bench.self,
     ])
 }
