@@ -22,6 +22,13 @@ let package = Package(
     .target(name: "PCI", dependencies: ["MMIO"]),
     .target(name: "Firmware"),
     .target(name: "SimulatedHardware", dependencies: ["MMIO", "Memory", "PCI", "Kernel"]),
+    // Host state (issue 3): libpci through C shims, typed IOMMU capability registers, the
+    // read-only view of the real host.
+    .systemLibrary(
+      name: "CLibPCI", path: "CShims/CLibPCI", pkgConfig: "libpci", providers: [.apt(["libpci-dev"])]),
+    .target(name: "CPCIShim", dependencies: ["CLibPCI"], path: "CShims/CPCIShim"),
+    .target(name: "IOMMURegisters", dependencies: ["MMIO"]),
+    .target(name: "HostState", dependencies: ["MMIO", "PCI", "Firmware", "IOMMURegisters", "CPCIShim"]),
 
     // MARK: Drivers (drivers/iommu/...), mirroring the kernel tree
 
@@ -36,6 +43,7 @@ let package = Package(
       name: "iommu-model",
       dependencies: [
         "IOMMUModel",
+        "HostState",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]),
@@ -46,6 +54,8 @@ let package = Package(
     .testTarget(name: "MemoryTests", dependencies: ["Memory"]),
     .testTarget(name: "DeviceCoreTests", dependencies: ["DeviceCore", "IOMMUModelTesting"]),
     .testTarget(name: "FirmwareTests", dependencies: ["Firmware", "IOMMUModelTesting"]),
+    .testTarget(name: "PCITests", dependencies: ["PCI", "IOMMUModelTesting"]),
+    .testTarget(name: "HostStateTests", dependencies: ["HostState", "IOMMURegisters", "IOMMUModelTesting"]),
   ],
   swiftLanguageModes: [.v6]
 )
