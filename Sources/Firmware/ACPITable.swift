@@ -13,6 +13,11 @@ public enum FirmwareError: Error, Sendable, Hashable, CustomStringConvertible {
   case noRawData(source: String)
   /// A line of the raw data block could not be read.
   case badHexLine(source: String, line: Int, text: String)
+  /// A structure (subtable, node, device scope) whose length runs past the end of what holds it
+  /// (the kernel's "Record passes table end").
+  case structurePastEnd(table: String, offset: Int, length: Int, available: Int)
+  /// A structure the kernel refuses for a reason no other case names; `reason` is the kernel's words.
+  case malformed(table: String, offset: Int, reason: String)
 
   public var description: String {
     switch self {
@@ -23,6 +28,9 @@ public enum FirmwareError: Error, Sendable, Hashable, CustomStringConvertible {
     case .invalidField(let t, let o, let f, let v): "\(t): invalid \(f) \(hex(v)) at offset \(hex(o))"
     case .noRawData(let s): "\(s): no \"Raw Table Data\" block"
     case .badHexLine(let s, let l, let t): "\(s):\(l): cannot read hex dump line: \(t)"
+    case .structurePastEnd(let t, let o, let l, let a):
+      "\(t): structure at offset \(hex(o)) has length \(l) but only \(a) bytes remain"
+    case .malformed(let t, let o, let r): "\(t): at offset \(hex(o)): \(r)"
     }
   }
 }
