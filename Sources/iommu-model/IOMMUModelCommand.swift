@@ -16,6 +16,8 @@ struct IOMMUModelCommand: ParsableCommand {
       Check.self,
       Trace.self,
       Bench.self,
+      Host.self,
+      Decode.self,
     ])
 }
 
