@@ -11,12 +11,19 @@ public struct HostSources: Sendable, Hashable {
   public var acpiTables: String
   /// An `lspci -x`/`-xxx`/`-xxxx` dump to read PCI config space from instead of sysfs.
   public var pciDump: String?
+  /// Whether each PCI function's driver and group links are looked up under the sysfs root.
+  /// Off for a dump of another machine read beside this machine's /sys.
+  public var pciLinksFromSysfs: Bool
 
-  public init(sysfsRoot: String = "/sys", procRoot: String = "/proc", acpiTables: String? = nil, pciDump: String? = nil) {
+  public init(
+    sysfsRoot: String = "/sys", procRoot: String = "/proc", acpiTables: String? = nil, pciDump: String? = nil,
+    pciLinksFromSysfs: Bool = true
+  ) {
     self.sysfsRoot = sysfsRoot
     self.procRoot = procRoot
     self.acpiTables = acpiTables ?? sysfsRoot + "/firmware/acpi/tables"
     self.pciDump = pciDump
+    self.pciLinksFromSysfs = pciLinksFromSysfs
   }
 }
 
@@ -91,9 +98,10 @@ public struct HostReport: Sendable, Hashable, Encodable {
       let devices = sources.sysfsRoot + "/bus/pci/devices/"
       pci.functions = try LibPCI.scan(pciSource).map { f in
         let dir = devices + f.address.description
+        let links = sources.pciLinksFromSysfs
         return PCIFunctionReport(
-          f, live: live, driver: HostFiles.linkName(dir + "/driver"),
-          group: HostFiles.linkName(dir + "/iommu_group").flatMap { Int($0) })
+          f, live: live, driver: links ? HostFiles.linkName(dir + "/driver") : nil,
+          group: links ? HostFiles.linkName(dir + "/iommu_group").flatMap { Int($0) } : nil)
       }
     } catch {
       pci.error = error.description

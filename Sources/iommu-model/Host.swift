@@ -18,7 +18,7 @@ struct Host: ParsableCommand {
   var pciDump: String?
 
   @Option(name: .customLong("sysfs-root"), help: "The sysfs root to read (default /sys).")
-  var sysfsRoot = "/sys"
+  var sysfsRoot: String?
 
   @Option(name: .customLong("acpi-tables"), help: "Directory with DMAR/IVRS/IORT (default <sysfs-root>/firmware/acpi/tables).")
   var acpiTables: String?
@@ -28,7 +28,10 @@ struct Host: ParsableCommand {
 
   func run() throws {
     let report = HostReport.collect(
-      HostSources(sysfsRoot: sysfsRoot, procRoot: procRoot, acpiTables: acpiTables, pciDump: pciDump))
+      HostSources(
+        sysfsRoot: sysfsRoot ?? "/sys", procRoot: procRoot, acpiTables: acpiTables, pciDump: pciDump,
+        // A dump read beside this machine's /sys must not borrow its drivers and groups.
+        pciLinksFromSysfs: pciDump == nil || sysfsRoot != nil))
     print(output.json ? try encodeJSON(report) : report.text)
   }
 }
