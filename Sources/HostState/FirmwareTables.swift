@@ -77,15 +77,19 @@ enum FirmwareTables {
           "DRHD @\(hex(u.offset)): base \(hex(u.registerBase)) segment \(u.segment) size \(hex(u.registerSetSize))\(all)"
             + scopeText(u.scopes))
       case .reservedMemory(let r):
-        lines.append("RMRR @\(hex(r.offset)): \(hex(r.baseAddress))-\(hex(r.endAddress)) segment \(r.segment)" + scopeText(r.scopes))
+        lines.append(
+          "RMRR @\(hex(r.offset)): \(hex(r.baseAddress))-\(hex(r.endAddress)) segment \(r.segment)"
+            + scopeText(r.scopes))
       case .rootPortATS(let a):
-        lines.append("ATSR @\(hex(a.offset)): segment \(a.segment)\(a.allPorts ? " ALL_PORTS" : "")" + scopeText(a.scopes))
+        lines.append(
+          "ATSR @\(hex(a.offset)): segment \(a.segment)\(a.allPorts ? " ALL_PORTS" : "")" + scopeText(a.scopes))
       case .hardwareAffinity(let h):
         lines.append("RHSA @\(hex(h.offset)): base \(hex(h.registerBase)) proximity domain \(h.proximityDomain)")
       case .namespaceDevice(let n):
         lines.append("ANDD @\(hex(n.offset)): device \(n.deviceNumber) \(n.name)")
       case .socIntegratedATC(let s):
-        lines.append("SATC @\(hex(s.offset)): segment \(s.segment)\(s.atcRequired ? " ATC_REQUIRED" : "")" + scopeText(s.scopes))
+        lines.append(
+          "SATC @\(hex(s.offset)): segment \(s.segment)\(s.atcRequired ? " ATC_REQUIRED" : "")" + scopeText(s.scopes))
       case .unknown(let type, let offset, let bytes):
         lines.append("type \(type) @\(hex(offset)): \(bytes.count) bytes (not used by Linux)")
       }

@@ -84,7 +84,9 @@ public struct HostReport: Sendable, Hashable, Encodable {
     let release = try? HostFiles.text(sources.procRoot + "/sys/kernel/osrelease").get()
 
     let (units, unitError) = IOMMUUnits.read(sysfsRoot: sources.sysfsRoot, kernelRelease: release)
-    if let unitError { warnings.append(.init(kind: "read-error", message: "\(sources.sysfsRoot)/class/iommu: \(unitError)")) }
+    if let unitError {
+      warnings.append(.init(kind: "read-error", message: "\(sources.sysfsRoot)/class/iommu: \(unitError)"))
+    }
     for u in units { for p in u.problems { warnings.append(.init(kind: "read-error", message: "\(u.name): \(p)")) } }
     let (groups, groupError) = IOMMUGroups.read(sysfsRoot: sources.sysfsRoot)
     if let groupError {
@@ -127,22 +129,28 @@ public struct HostReport: Sendable, Hashable, Encodable {
 
     let firmware = FirmwareTables.read(directory: sources.acpiTables)
     for t in firmware {
-      if t.status == "unreadable" { warnings.append(.init(kind: "needs-root", message: "needs root to read the \(t.signature) table: \(t.error ?? "")")) }
+      if t.status == "unreadable" {
+        warnings.append(
+          .init(kind: "needs-root", message: "needs root to read the \(t.signature) table: \(t.error ?? "")"))
+      }
       if t.status == "malformed" { warnings.append(.init(kind: "malformed-table", message: t.error ?? t.signature)) }
     }
 
     let cmdline = try? HostFiles.text(sources.procRoot + "/cmdline").get()
     let handover = HandoverReport.read(sysfsRoot: sources.sysfsRoot, procRoot: sources.procRoot)
     if handover.iomem == "addresses-hidden" {
-      warnings.append(.init(kind: "needs-root", message: "needs root to see the crash kernel reservation's addresses in /proc/iomem"))
+      warnings.append(
+        .init(kind: "needs-root", message: "needs root to see the crash kernel reservation's addresses in /proc/iomem"))
     }
 
     let verdict = Verdict.decide(
       units: units, groups: groups, firmware: firmware, functions: pci.functions, sources: sources, pciError: pci.error)
     if verdict.state == "no-iommu" {
-      warnings.insert(.init(kind: "no-iommu", message: "no IOMMU present: " + verdict.evidence.joined(separator: "; ")), at: 0)
+      warnings.insert(
+        .init(kind: "no-iommu", message: "no IOMMU present: " + verdict.evidence.joined(separator: "; ")), at: 0)
     } else if verdict.state == "present-not-enabled" {
-      warnings.insert(.init(kind: "iommu-not-enabled", message: "IOMMU present but not enabled: " + verdict.summary), at: 0)
+      warnings.insert(
+        .init(kind: "iommu-not-enabled", message: "IOMMU present but not enabled: " + verdict.summary), at: 0)
     }
     return HostReport(
       schemaVersion: currentSchemaVersion,
@@ -184,7 +192,8 @@ extension HostReport.Verdict {
       evidence.append(
         iommuFunctions.isEmpty
           ? "no PCI function of class 0x0806 or with an IOMMU driver's ID among \(functions.count) function(s)"
-          : "IOMMU PCI function(s): " + iommuFunctions.map { "\($0.address) (\($0.iommu?.kind ?? ""))" }.joined(separator: ", "))
+          : "IOMMU PCI function(s): "
+            + iommuFunctions.map { "\($0.address) (\($0.iommu?.kind ?? ""))" }.joined(separator: ", "))
     }
     if !units.isEmpty || !groups.isEmpty {
       let domains = Set(groups.compactMap(\.defaultDomain)).sorted().joined(separator: ", ")

@@ -19,12 +19,15 @@ extension HostReport {
     for u in iommus {
       out.append("  \(u.name): \(u.driver), \(u.devices.count) device(s)")
       if let i = u.intel {
-        out.append("    address \(i.address ?? "?") version \(i.version ?? "?")"
-          + " domains \(i.domainsUsed.map(String.init) ?? "?")/\(i.domainsSupported.map(String.init) ?? "?") used")
+        out.append(
+          "    address \(i.address ?? "?") version \(i.version ?? "?")"
+            + " domains \(i.domainsUsed.map(String.init) ?? "?")/\(i.domainsSupported.map(String.init) ?? "?") used")
         if let cap = i.cap { out.append("    " + Self.fieldLine(cap)) }
         if let ecap = i.ecap { out.append("    " + Self.fieldLine(ecap)) }
         if !i.derived.isEmpty {
-          out.append("    derived: " + i.derived.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+          out.append(
+            "    derived: "
+              + i.derived.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
         }
       }
       if let a = u.amd {
@@ -52,7 +55,8 @@ extension HostReport {
     for f in pci.functions {
       var line = "  \(f.address) [\(f.class ?? "????")] \(f.vendor ?? "????"):\(f.device ?? "????")"
       if let r = f.revision { line += " rev \(r)" }
-      line += " driver: \(f.driver ?? "none") group: \(f.iommuGroup.map(String.init) ?? "none") config: \(f.configBytes) bytes"
+      line +=
+        " driver: \(f.driver ?? "none") group: \(f.iommuGroup.map(String.init) ?? "none") config: \(f.configBytes) bytes"
       out.append(line)
       if let m = f.iommu { out.append("    IOMMU function: \(m.kind) — \(m.reason)") }
       for c in f.capabilities {
@@ -85,10 +89,14 @@ extension HostReport {
     }
     let h = kernel.handover
     func flag(_ b: Bool?) -> String { b.map { $0 ? "yes" : "no" } ?? "unknown (not exposed)" }
-    out.append("  handover: kexec image loaded: \(flag(h.kexecLoaded)); crash kernel loaded: \(flag(h.kexecCrashLoaded))"
-      + "; crash reservation: \(h.kexecCrashSize.map { "\($0) bytes" } ?? "unknown")")
-    out.append("  /proc/iomem: \(h.iomem)"
-      + (h.crashKernelRegions.isEmpty ? ", no Crash kernel range" : ", Crash kernel " + h.crashKernelRegions.map { "\($0.start)-\($0.end)" }.joined(separator: ", ")))
+    out.append(
+      "  handover: kexec image loaded: \(flag(h.kexecLoaded)); crash kernel loaded: \(flag(h.kexecCrashLoaded))"
+        + "; crash reservation: \(h.kexecCrashSize.map { "\($0) bytes" } ?? "unknown")")
+    out.append(
+      "  /proc/iomem: \(h.iomem)"
+        + (h.crashKernelRegions.isEmpty
+          ? ", no Crash kernel range"
+          : ", Crash kernel " + h.crashKernelRegions.map { "\($0.start)-\($0.end)" }.joined(separator: ", ")))
     return out.joined(separator: "\n")
   }
 

@@ -57,14 +57,19 @@ public struct CommandLineIntent: Sendable, Hashable, Encodable {
       ])
     case "iommu.passthrough":
       return value == "1" || value == "y"
-        ? "identity (passthrough) default domain" : value == "0" || value == "n" ? "translated default domain" : "unrecognised value"
+        ? "identity (passthrough) default domain"
+        : value == "0" || value == "n" ? "translated default domain" : "unrecognised value"
     case "iommu.strict":
       return value == "1" || value == "y"
         ? "strict: unmap waits for the IOTLB invalidation"
         : value == "0" || value == "n" ? "lazy: invalidations batched in a flush queue (DMA-FQ)" : "unrecognised value"
     case "iommu.forcedac": return "force 64-bit IOVAs for PCI devices"
-    case "intremap": return each(["off": "disable interrupt remapping", "on": "enable interrupt remapping",
-      "nosid": "no source-id check", "no_x2apic_optout": "ignore the firmware's x2APIC opt-out", "nopost": "no posted interrupts"])
+    case "intremap":
+      return each([
+        "off": "disable interrupt remapping", "on": "enable interrupt remapping",
+        "nosid": "no source-id check", "no_x2apic_optout": "ignore the firmware's x2APIC opt-out",
+        "nopost": "no posted interrupts",
+      ])
     default: return "not interpreted"
     }
   }

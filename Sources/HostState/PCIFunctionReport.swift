@@ -17,7 +17,8 @@ public struct IOMMUFunctionMatch: Sendable, Hashable, Encodable {
   {
     let isIOMMUClass = classCode.map { $0 >> 8 == 0x0806 } ?? false
     switch (vendor, device) {
-    case (0x1b36, 0x0014): return .init(kind: "riscv-iommu-pci", reason: "1b36:0014 (QEMU riscv-iommu-pci) in riscv_iommu_pci_tbl")
+    case (0x1b36, 0x0014):
+      return .init(kind: "riscv-iommu-pci", reason: "1b36:0014 (QEMU riscv-iommu-pci) in riscv_iommu_pci_tbl")
     case (0x1efd, 0x0008): return .init(kind: "riscv-iommu-pci", reason: "1efd:0008 (Rivos) in riscv_iommu_pci_tbl")
     default: break
     }
@@ -113,16 +114,22 @@ public struct PCIFunctionReport: Sendable, Hashable, Encodable {
       ? "needs root: config space readable only up to \(hex(f.configBytes.count))"
       : "not captured: the dump holds \(f.configBytes.count) bytes of config space"
     var unknown: [String] = []
-    let standardFacts = [("MSI", PCICapabilityID.msi), ("MSI-X", PCICapabilityID.msix), ("PCI Express", PCICapabilityID.pciExpress)]
+    let standardFacts = [
+      ("MSI", PCICapabilityID.msi), ("MSI-X", PCICapabilityID.msix), ("PCI Express", PCICapabilityID.pciExpress),
+    ]
     let unknownStandard = standardFacts.filter { !walk.knownAbsent($0.1) && walk.first($0.1) == nil }.map(\.0)
     if !unknownStandard.isEmpty { unknown.append(unknownStandard.joined(separator: ", ") + ": " + why) }
     let extendedFacts = [
       ("ACS", PCICapabilityID.acs), ("ATS", PCICapabilityID.ats), ("PRI", PCICapabilityID.pri),
       ("PASID", PCICapabilityID.pasid),
     ]
-    let unknownExtended = extendedFacts.filter { !walk.knownAbsent($0.1, extended: true) && walk.first($0.1, extended: true) == nil }
-      .map(\.0)
-    if !unknownExtended.isEmpty, !isMalformed(walk) { unknown.append(unknownExtended.joined(separator: ", ") + ": " + why) }
+    let unknownExtended = extendedFacts.filter {
+      !walk.knownAbsent($0.1, extended: true) && walk.first($0.1, extended: true) == nil
+    }
+    .map(\.0)
+    if !unknownExtended.isEmpty, !isMalformed(walk) {
+      unknown.append(unknownExtended.joined(separator: ", ") + ": " + why)
+    }
     self.unknown = unknown
   }
 }

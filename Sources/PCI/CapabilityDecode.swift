@@ -152,14 +152,17 @@ public enum PCICapabilities {
   static let ats: [Layout] = [
     Layout(
       relative: 0x04, width: .word, name: "ATS Capability",
-      fields: [.init("InvalidateQueueDepth", 0...4), .init("PageAlignedRequest", bit: 5), .init("GlobalInvalidate", bit: 6)]),
+      fields: [
+        .init("InvalidateQueueDepth", 0...4), .init("PageAlignedRequest", bit: 5), .init("GlobalInvalidate", bit: 6),
+      ]),
     Layout(
       relative: 0x06, width: .word, name: "ATS Control",
       fields: [.init("SmallestTranslationUnit", 0...4), .init("Enable", bit: 15)]),
   ]
 
   static let pri: [Layout] = [
-    Layout(relative: 0x04, width: .word, name: "PRI Control", fields: [.init("Enable", bit: 0), .init("Reset", bit: 1)]),
+    Layout(
+      relative: 0x04, width: .word, name: "PRI Control", fields: [.init("Enable", bit: 0), .init("Reset", bit: 1)]),
     Layout(
       relative: 0x06, width: .word, name: "PRI Status",
       fields: [
@@ -176,6 +179,8 @@ public enum PCICapabilities {
       fields: [.init("ExecutePermission", bit: 1), .init("PrivilegedMode", bit: 2), .init("MaxPASIDWidth", 8...12)]),
     Layout(
       relative: 0x06, width: .word, name: "PASID Control",
-      fields: [.init("Enable", bit: 0), .init("ExecutePermissionEnable", bit: 1), .init("PrivilegedModeEnable", bit: 2)]),
+      fields: [
+        .init("Enable", bit: 0), .init("ExecutePermissionEnable", bit: 1), .init("PrivilegedModeEnable", bit: 2),
+      ]),
   ]
 }

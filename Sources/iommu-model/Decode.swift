@@ -20,7 +20,9 @@ struct Decode: ParsableCommand {
     func run() throws {
       guard let c = parseHex(cap) else { throw ValidationError("'\(cap)' is not a hex value") }
       guard let e = parseHex(ecap) else { throw ValidationError("'\(ecap)' is not a hex value") }
-      try printRegisters([RegisterReportView(VTdCapability(raw: c)), RegisterReportView(VTdExtendedCapability(raw: e))], json: output.json)
+      try printRegisters(
+        [RegisterReportView(VTdCapability(raw: c)), RegisterReportView(VTdExtendedCapability(raw: e))],
+        json: output.json)
     }
   }
 

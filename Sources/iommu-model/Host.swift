@@ -20,7 +20,9 @@ struct Host: ParsableCommand {
   @Option(name: .customLong("sysfs-root"), help: "The sysfs root to read (default /sys).")
   var sysfsRoot: String?
 
-  @Option(name: .customLong("acpi-tables"), help: "Directory with DMAR/IVRS/IORT (default <sysfs-root>/firmware/acpi/tables).")
+  @Option(
+    name: .customLong("acpi-tables"), help: "Directory with DMAR/IVRS/IORT (default <sysfs-root>/firmware/acpi/tables)."
+  )
   var acpiTables: String?
 
   @Option(name: .customLong("proc-root"), help: "The procfs root to read (default /proc).")

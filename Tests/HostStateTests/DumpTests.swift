@@ -5,7 +5,9 @@ import Testing
 
 /// lspci itself, when installed, as the oracle for which capabilities a dump holds.
 enum LSPCI {
-  static let path = ["/usr/bin/lspci", "/usr/sbin/lspci", "/bin/lspci"].first { FileManager.default.isExecutableFile(atPath: $0) }
+  static let path = ["/usr/bin/lspci", "/usr/sbin/lspci", "/bin/lspci"].first {
+    FileManager.default.isExecutableFile(atPath: $0)
+  }
 
   /// `address -> ["40", "100", "<access denied>"]` from `lspci -F dump -vv`.
   static func capabilityOffsets(_ dump: String) throws -> [String: [String]] {
@@ -30,7 +32,8 @@ enum LSPCI {
         if rest.hasPrefix("<access denied>") {
           out[current, default: []].append("<access denied>")
         } else if rest.hasPrefix("["), let end = rest.firstIndex(of: "]") {
-          out[current, default: []].append(String(rest[rest.index(after: rest.startIndex)..<end].split(separator: " ")[0]))
+          out[current, default: []].append(
+            String(rest[rest.index(after: rest.startIndex)..<end].split(separator: " ")[0]))
         }
       }
     }
@@ -46,7 +49,8 @@ struct DumpTests {
     HostFixtures.dumps + "/amd-iommu-64-bytes.lspci", HostFixtures.dumps + "/amd-iommu-zen1.lspci",
   ]
 
-  @Test("every capability lspci -vv lists is found at the same offset, for every fixture dump",
+  @Test(
+    "every capability lspci -vv lists is found at the same offset, for every fixture dump",
     .enabled(if: LSPCI.path != nil), arguments: dumps)
   func matchesLSPCI(dump: String) throws {
     let expected = try LSPCI.capabilityOffsets(dump)
@@ -126,7 +130,8 @@ struct DumpTests {
     let dir = try HostFixtures.temporaryDirectory()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let long = dir + "/long.lspci"
-    try ("00:00.0 x\n00: " + String(repeating: "00 ", count: 200) + "\n").write(toFile: long, atomically: true, encoding: .utf8)
+    try ("00:00.0 x\n00: " + String(repeating: "00 ", count: 200) + "\n").write(
+      toFile: long, atomically: true, encoding: .utf8)
     #expect(throws: LibPCIError.self) { try LibPCI.scan(.dump(path: long)) }
     let far = dir + "/far.lspci"
     try "00:00.0 x\n1000: 00 00\n".write(toFile: far, atomically: true, encoding: .utf8)

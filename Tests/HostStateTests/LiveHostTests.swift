@@ -6,9 +6,11 @@ import Testing
 /// expectations are derived from what sysfs itself lists, so they hold on any Linux host.
 @Suite("The live host, read-only")
 struct LiveHostTests {
-  static let sysfsListing = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/bus/pci/devices"))?.sorted() ?? []
+  static let sysfsListing =
+    (try? FileManager.default.contentsOfDirectory(atPath: "/sys/bus/pci/devices"))?.sorted() ?? []
 
-  @Test("libpci finds every function sysfs lists, sorted by address, with sysfs's vendor IDs",
+  @Test(
+    "libpci finds every function sysfs lists, sorted by address, with sysfs's vendor IDs",
     .enabled(if: !sysfsListing.isEmpty))
   func functions() throws {
     let functions = try LibPCI.scan(.sysfs(root: "/sys"))
@@ -26,7 +28,9 @@ struct LiveHostTests {
     let report = HostReport.collect(HostSources())
     let units = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/class/iommu")) ?? []
     let groups = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/kernel/iommu_groups")) ?? []
-    let tables = ["DMAR", "IVRS", "IORT"].filter { FileManager.default.fileExists(atPath: "/sys/firmware/acpi/tables/" + $0) }
+    let tables = ["DMAR", "IVRS", "IORT"].filter {
+      FileManager.default.fileExists(atPath: "/sys/firmware/acpi/tables/" + $0)
+    }
     #expect(report.iommus.map(\.name) == units.sorted())
     #expect(report.groups.count == groups.count)
     if units.isEmpty && groups.isEmpty && tables.isEmpty && report.pci.functions.allSatisfy({ $0.iommu == nil }) {
@@ -40,8 +44,12 @@ struct LiveHostTests {
     #expect(report.pci.functions.count == Self.sysfsListing.count)
   }
 
-  @Test("virtio functions on this machine are bound to virtio-pci, as their driver links say",
-    .enabled(if: sysfsListing.contains { (try? String(contentsOfFile: "/sys/bus/pci/devices/\($0)/vendor", encoding: .utf8))?.hasPrefix("0x1af4") == true }))
+  @Test(
+    "virtio functions on this machine are bound to virtio-pci, as their driver links say",
+    .enabled(
+      if: sysfsListing.contains {
+        (try? String(contentsOfFile: "/sys/bus/pci/devices/\($0)/vendor", encoding: .utf8))?.hasPrefix("0x1af4") == true
+      }))
   func virtio() {
     let report = HostReport.collect(HostSources())
     let virtio = report.pci.functions.filter { $0.vendor == "1af4" }

@@ -10,7 +10,9 @@ enum HostFixtures {
   static let pciutils = RepositoryPaths.fixtures.appendingPathComponent("pciutils").path
 
   /// A report of captured files only: nothing of this machine leaks in.
-  static func report(sys: String = "/nonexistent", proc: String = "/nonexistent", acpi: String? = nil, dump: String? = nil)
+  static func report(
+    sys: String = "/nonexistent", proc: String = "/nonexistent", acpi: String? = nil, dump: String? = nil
+  )
     -> HostReport
   {
     HostReport.collect(HostSources(sysfsRoot: sys, procRoot: proc, acpiTables: acpi, pciDump: dump))
@@ -33,4 +35,17 @@ extension PCIFunctionReport {
 
 extension RegisterReport {
   var values: [String: UInt64] { Dictionary(uniqueKeysWithValues: fields.map { ($0.name, $0.value) }) }
+}
+
+/// SplitMix64: seeded, so a failure reproduces.
+struct SeededRandom: RandomNumberGenerator {
+  var state: UInt64
+  init(seed: UInt64) { state = seed }
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
 }

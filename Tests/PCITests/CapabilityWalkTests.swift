@@ -57,7 +57,8 @@ struct CapabilityWalkTests {
     let loop = image(size: 256, [(0x06, [0x10]), (0x34, [0x40]), (0x40, [0x05, 0x50]), (0x50, [0x01, 0x40])])
     #expect(PCICapabilities.walk(loop).standard == .malformed(offset: 0x40, reason: "capability list loops"))
     let header = image(size: 256, [(0x06, [0x10]), (0x34, [0x40]), (0x40, [0x05, 0x20])])
-    #expect(PCICapabilities.walk(header).standard == .malformed(offset: 0x20, reason: "capability pointer into the header"))
+    #expect(
+      PCICapabilities.walk(header).standard == .malformed(offset: 0x20, reason: "capability pointer into the header"))
     let ext = image(
       size: 4096, [(0x06, [0x10]), (0x34, [0x40]), (0x40, [0x10, 0x00, 0x42, 0x00]), (0x100, le32(0x0801_000d))])
     #expect(
@@ -95,7 +96,8 @@ struct CapabilityWalkTests {
       [(0x06, [0x10]), (0x34, [0x40]), (0x40, le32(0x190B_640F)), (0x44, le32(0xFEB8_0001)), (0x50, le32(0x0020_3040))])
     let walk = PCICapabilities.walk(io)
     let regs = walk.capabilities.first.map { PCICapabilities.decode($0, in: io) } ?? []
-    let fields = Dictionary(uniqueKeysWithValues: regs.flatMap { r in r.fields.map { ("\(r.name).\($0.name)", $0.value) } })
+    let fields = Dictionary(
+      uniqueKeysWithValues: regs.flatMap { r in r.fields.map { ("\(r.name).\($0.name)", $0.value) } })
     #expect(fields["IOMMU Capability Header.CapType"] == 3)
     #expect(fields["IOMMU Capability Header.EFRSup"] == 1)
     #expect(fields["IOMMU Base Address Low.Enable"] == 1)
