@@ -35,7 +35,9 @@ let package = Package(
     // MARK: Products
     .target(
       name: "IOMMUModel",
-      dependencies: ["MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "Firmware", "SimulatedHardware"]),
+      dependencies: [
+        "MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "Firmware", "SimulatedHardware", "IOMMURegisters",
+      ]),
     .target(
       name: "IOMMUModelTesting",
       dependencies: ["IOMMUModel"]),

@@ -161,4 +161,23 @@ int CPCIShim_readConfig(CPCIShim_Access *access, int index, uint8_t *buffer, cha
   return result;
 }
 
+int CPCIShim_readBlock(CPCIShim_Access *access, int index, int offset, uint8_t *buffer, int length,
+                       char *error, size_t errorLength) {
+  struct pci_dev *d = access->devices[index];
+  jmp_buf landing;
+  jmp_buf *saved = shim_landing;
+  shim_landing = &landing;
+  shim_current = access;
+  if (setjmp(landing)) {
+    shim_landing = saved;
+    shim_current = NULL;
+    copy_message(error, errorLength);
+    return -1;
+  }
+  int ok = pci_read_block(d, offset, buffer, length) ? 1 : 0;
+  shim_landing = saved;
+  shim_current = NULL;
+  return ok;
+}
+
 const char *CPCIShim_lastWarning(const CPCIShim_Access *access) { return access->warning; }

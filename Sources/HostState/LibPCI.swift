@@ -29,7 +29,8 @@ public struct LibPCIError: Error, Sendable, Hashable, CustomStringConvertible {
 /// allowed to see (64 for a non-root sysfs reader or an `lspci -x` dump, 256, or 4096).
 public struct HostPCIFunction: Sendable, Hashable {
   public var address: PCIAddress
-  /// The configuration space bytes read from offset 0; bytes past these were not readable.
+  /// The configuration space bytes read from offset 0, as far as needed (64 bytes without a
+  /// capability list, 256 without PCI Express) and allowed; bytes past these were not read.
   public var configBytes: [UInt8]
 
   public init(address: PCIAddress, configBytes: [UInt8]) {
@@ -82,14 +83,47 @@ public enum LibPCI {
       var device: UInt8 = 0
       var function: UInt8 = 0
       CPCIShim_deviceAddress(access, index, &domain, &bus, &device, &function)
-      let n = CPCIShim_readConfig(access, index, &buffer, &message, message.count)
-      guard n >= 0 else { throw LibPCIError(string(message)) }
+      let bytes = try readConfig(access, index, &buffer, &message)
       functions.append(
         HostPCIFunction(
           address: PCIAddress(domain: domain, bus: bus, device: device, function: function),
-          configBytes: Array(buffer[0..<Int(n)])))
+          configBytes: bytes))
     }
     return functions.sorted { $0.address < $1.address }
+  }
+
+  /// Reads config space the way lspci does, only as far as it is needed: the 64-byte header;
+  /// the rest of the standard space when Status.CapList says there is a capability list; the
+  /// extended space when that list holds a PCI Express capability. Each step stops at the first
+  /// refusal (non-root readers and short dumps), so what comes back is what could be read.
+  /// Reading config space costs a config cycle per dword (a VM exit on a guest): reading
+  /// 4 KiB of every function up front would make the report slower than lspci.
+  private static func readConfig(
+    _ access: OpaquePointer, _ index: Int32, _ buffer: inout [UInt8], _ message: inout [CChar]
+  ) throws(LibPCIError) -> [UInt8] {
+    func block(_ offset: Int, _ length: Int) throws(LibPCIError) -> Bool {
+      let r = buffer.withUnsafeMutableBufferPointer { b in
+        CPCIShim_readBlock(
+          access, index, Int32(offset), b.baseAddress! + offset, Int32(length), &message, message.count)
+      }
+      guard r >= 0 else { throw LibPCIError(string(message)) }
+      return r == 1
+    }
+    guard try block(0, 64) else {
+      // A dump with fewer than 64 bytes: the longest readable prefix.
+      let n = CPCIShim_readConfig(access, index, &buffer, &message, message.count)
+      guard n >= 0 else { throw LibPCIError(string(message)) }
+      return Array(buffer[0..<Int(n)])
+    }
+    let status = UInt16(buffer[PCIConfig.status]) | UInt16(buffer[PCIConfig.status + 1]) << 8
+    guard status & PCIConfig.statusCapList != 0 else { return Array(buffer[0..<64]) }
+    guard try block(64, PCIConfig.standardSize - 64) else { return Array(buffer[0..<64]) }
+    let standard = Array(buffer[0..<PCIConfig.standardSize])
+    let walk = PCICapabilities.walk(SnapshotRegisterIO(bytes: standard, supportedWidths: .configSpace))
+    guard walk.first(PCICapabilityID.pciExpress) != nil,
+      try block(PCIConfig.standardSize, PCIConfig.extendedSize - PCIConfig.standardSize)
+    else { return standard }
+    return buffer
   }
 
   private static func string(_ chars: [CChar]) -> String {

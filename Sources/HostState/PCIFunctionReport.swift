@@ -44,7 +44,8 @@ public struct PCIFunctionReport: Sendable, Hashable, Encodable {
   public var `class`: String?
   public var progIF: String?
   public var revision: String?
-  /// Bytes of configuration space the reader could see (64, 256, 4096, or fewer in a short dump).
+  /// Bytes of configuration space read: 64 without a capability list or when no more is
+  /// readable (a non-root reader, an `lspci -x` dump), 256 without PCI Express, else 4096.
   public var configBytes: Int
   public var driver: String?
   public var iommuGroup: Int?

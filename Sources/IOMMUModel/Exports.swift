@@ -1,6 +1,7 @@
 // The one import a user needs: `import IOMMUModel`.
 @_exported import DeviceCore
 @_exported import Firmware
+@_exported import IOMMURegisters
 @_exported import Kernel
 @_exported import MMIO
 @_exported import Memory

@@ -47,6 +47,12 @@ void CPCIShim_deviceAddress(const CPCIShim_Access *access, int index, uint32_t *
 int CPCIShim_readConfig(CPCIShim_Access *access, int index, uint8_t *buffer, char *error,
                         size_t errorLength);
 
+/// Reads `length` bytes of device `index`'s configuration space at `offset` into `buffer`.
+/// Returns 1 when all of them were readable, 0 when the back-end refused (a non-root reader
+/// past 64 bytes, a dump that holds fewer bytes), or -1 with libpci's message in `error`.
+int CPCIShim_readBlock(CPCIShim_Access *access, int index, int offset, uint8_t *buffer, int length,
+                       char *error, size_t errorLength);
+
 /// The last warning libpci printed through this access ("" if none).
 const char *CPCIShim_lastWarning(const CPCIShim_Access *access);
 
