@@ -143,8 +143,10 @@ public struct HostReport: Sendable, Hashable, Encodable {
         .init(kind: "needs-root", message: "needs root to see the crash kernel reservation's addresses in /proc/iomem"))
     }
 
+    let intent = CommandLineIntent.parse(cmdline)
     let verdict = Verdict.decide(
-      units: units, groups: groups, firmware: firmware, functions: pci.functions, sources: sources, pciError: pci.error)
+      units: units, groups: groups, firmware: firmware, functions: pci.functions, sources: sources, pciError: pci.error,
+      intent: intent)
     if verdict.state == "no-iommu" {
       warnings.insert(
         .init(kind: "no-iommu", message: "no IOMMU present: " + verdict.evidence.joined(separator: "; ")), at: 0)
@@ -158,7 +160,7 @@ public struct HostReport: Sendable, Hashable, Encodable {
         pci: pciSource.description, sysfsRoot: sources.sysfsRoot, procRoot: sources.procRoot,
         acpiTables: sources.acpiTables, effectiveUID: uid),
       verdict: verdict, warnings: warnings, iommus: units, groups: groups, pci: pci, firmware: firmware,
-      kernel: KernelSection(release: release, commandLineIntent: .parse(cmdline), handover: handover))
+      kernel: KernelSection(release: release, commandLineIntent: intent, handover: handover))
   }
 }
 
@@ -169,7 +171,7 @@ extension HostReport.Verdict {
   /// sysfs entries are the kernel's.
   static func decide(
     units: [IOMMUUnitReport], groups: [IOMMUGroupReport], firmware: [FirmwareTableReport],
-    functions: [PCIFunctionReport], sources: HostSources, pciError: String?
+    functions: [PCIFunctionReport], sources: HostSources, pciError: String?, intent: CommandLineIntent
   ) -> Self {
     var evidence: [String] = []
     evidence.append(
@@ -204,9 +206,14 @@ extension HostReport.Verdict {
         evidence: evidence)
     }
     if !tables.isEmpty || !iommuFunctions.isEmpty {
+      // The command line is intent, but when it asks for the IOMMU off it is the likely reason.
+      let off = intent.parameters.filter {
+        ["intel_iommu", "amd_iommu", "iommu"].contains($0.name) && $0.value.split(separator: ",").contains("off")
+      }
       return .init(
         state: "present-not-enabled",
-        summary: "the hardware or firmware describes an IOMMU, but the kernel registered none and made no groups",
+        summary: "the hardware or firmware describes an IOMMU, but the kernel registered none and made no groups"
+          + (off.isEmpty ? "" : "; the command line asks for it off (" + off.map { "\($0.name)=\($0.value)" }.joined(separator: " ") + ")"),
         evidence: evidence)
     }
     return .init(state: "no-iommu", summary: "no IOMMU present", evidence: evidence)

@@ -117,6 +117,19 @@ struct DumpTests {
     #expect(warning.message.contains("0000:00:00.2") && !warning.message.contains("0000:00:00.0"))
   }
 
+  @Test("present but not enabled: a command line that asks for the IOMMU off is named as the likely reason")
+  func offByCommandLine() throws {
+    let dir = try HostFixtures.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try "ro amd_iommu=off iommu=pt\n".write(toFile: dir + "/cmdline", atomically: true, encoding: .utf8)
+    let report = HostFixtures.report(proc: dir, dump: HostFixtures.dumps + "/amd-iommu-zen1.lspci")
+    #expect(report.verdict.state == "present-not-enabled")
+    #expect(report.verdict.summary.hasSuffix("; the command line asks for it off (amd_iommu=off)"))
+    #expect(report.kernel.commandLineIntent.parameters.map(\.meaning) == [
+      "disable the AMD IOMMU driver", "identity (passthrough) default domain: DMA is not translated",
+    ])
+  }
+
   @Test("the Zen 1 IOMMU is recognised by its IOMMU capability (ID 0x0F, type 3)")
   func zen1() throws {
     let f = try #require(HostFixtures.report(dump: HostFixtures.dumps + "/amd-iommu-zen1.lspci").pci.functions.first)
