@@ -139,7 +139,8 @@ public enum ACPITableSource {
       let t = line.drop { $0 == " " || $0 == "\t" }
       if t.isEmpty { continue }
       guard let colon = t.firstIndex(of: ":"), t[..<colon].allSatisfy(\.isHexDigit) else { break }
-      let hexPart = t[t.index(after: colon)...].split(separator: "/", maxSplits: 1)[0]
+      // A line may hold nothing but a comment after its offset ("0050: // ...").
+      let hexPart = t[t.index(after: colon)...].split(separator: "/", maxSplits: 1).first ?? ""
       for word in hexPart.split(separator: " ") {
         guard word.count == 2, let b = UInt8(word, radix: 16) else {
           throw .badHexLine(source: source, line: n + 1, text: String(line))

@@ -47,6 +47,17 @@ public struct DMARTable: Sendable, Hashable {
     }
     return list
   }
+
+  public init(
+    header: ACPITableHeader, hostAddressWidthField: UInt8, flags: DMARFlags, structures: [DMARStructure],
+    findings: [FirmwareFinding]
+  ) {
+    self.header = header
+    self.hostAddressWidthField = hostAddressWidthField
+    self.flags = flags
+    self.structures = structures
+    self.findings = findings
+  }
 }
 
 /// DMAR table flags (byte 37).
@@ -104,6 +115,17 @@ public struct DMARHardwareUnit: Sendable, Hashable {
 
   /// Bytes of register space, `1 << (size + 12)` as dmar_parse_one_drhd() computes reg_size.
   public var registerSetSize: UInt64 { 1 << (UInt64(sizeField & 0xF) + 12) }
+
+  public init(
+    offset: Int, flags: Flags, sizeField: UInt8, segment: UInt16, registerBase: UInt64, scopes: [DMARDeviceScope]
+  ) {
+    self.offset = offset
+    self.flags = flags
+    self.sizeField = sizeField
+    self.segment = segment
+    self.registerBase = registerBase
+    self.scopes = scopes
+  }
 }
 
 /// RMRR (type 1): memory a device keeps using for DMA, identity-mapped by the kernel.
@@ -114,6 +136,14 @@ public struct DMARReservedMemory: Sendable, Hashable {
   /// Inclusive end ("End Address (limit)").
   public var endAddress: UInt64
   public var scopes: [DMARDeviceScope]
+
+  public init(offset: Int, segment: UInt16, baseAddress: UInt64, endAddress: UInt64, scopes: [DMARDeviceScope]) {
+    self.offset = offset
+    self.segment = segment
+    self.baseAddress = baseAddress
+    self.endAddress = endAddress
+    self.scopes = scopes
+  }
 }
 
 /// ATSR (type 2): root ports that support Address Translation Services.
@@ -123,6 +153,13 @@ public struct DMARRootPortATS: Sendable, Hashable {
   public var allPorts: Bool
   public var segment: UInt16
   public var scopes: [DMARDeviceScope]
+
+  public init(offset: Int, allPorts: Bool, segment: UInt16, scopes: [DMARDeviceScope]) {
+    self.offset = offset
+    self.allPorts = allPorts
+    self.segment = segment
+    self.scopes = scopes
+  }
 }
 
 /// RHSA (type 3): the NUMA proximity domain of a hardware unit.
@@ -130,6 +167,12 @@ public struct DMARHardwareAffinity: Sendable, Hashable {
   public var offset: Int
   public var registerBase: UInt64
   public var proximityDomain: UInt32
+
+  public init(offset: Int, registerBase: UInt64, proximityDomain: UInt32) {
+    self.offset = offset
+    self.registerBase = registerBase
+    self.proximityDomain = proximityDomain
+  }
 }
 
 /// ANDD (type 4): the ACPI name of a NAMESPACE device scope's enumeration ID.
@@ -137,6 +180,12 @@ public struct DMARNamespaceDevice: Sendable, Hashable {
   public var offset: Int
   public var deviceNumber: UInt8
   public var name: String
+
+  public init(offset: Int, deviceNumber: UInt8, name: String) {
+    self.offset = offset
+    self.deviceNumber = deviceNumber
+    self.name = name
+  }
 }
 
 /// SATC (type 5): SoC-integrated devices with an address translation cache.
@@ -146,4 +195,11 @@ public struct DMARSoCIntegratedATC: Sendable, Hashable {
   public var atcRequired: Bool
   public var segment: UInt16
   public var scopes: [DMARDeviceScope]
+
+  public init(offset: Int, atcRequired: Bool, segment: UInt16, scopes: [DMARDeviceScope]) {
+    self.offset = offset
+    self.atcRequired = atcRequired
+    self.segment = segment
+    self.scopes = scopes
+  }
 }

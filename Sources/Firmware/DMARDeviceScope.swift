@@ -62,6 +62,15 @@ public struct DMARDeviceScope: Sendable, Hashable {
     guard path.count == 1 else { return nil }
     return (startBus, path[0].device, path[0].function)
   }
+
+  public init(offset: Int, kind: Kind, length: UInt8, enumerationID: UInt8, startBus: UInt8, path: [PathElement]) {
+    self.offset = offset
+    self.kind = kind
+    self.length = length
+    self.enumerationID = enumerationID
+    self.startBus = startBus
+    self.path = path
+  }
 }
 
 extension DMARDeviceScope {

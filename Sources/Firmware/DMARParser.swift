@@ -6,7 +6,8 @@ extension DMARTable {
   /// (-EINVAL); a structure that runs past the table is "Record passes table end" (-EINVAL); a
   /// zero-length structure ends the walk; unknown structure types are skipped; an ANDD name that
   /// is not NUL-terminated fails the parse as dmar_parse_one_andd() does. A bad checksum, a bad
-  /// RMRR, an RHSA without its unit and a table without DRHD are findings, as the kernel only warns.
+  /// RMRR, an RHSA without its unit and a table without DRHD are findings, as the kernel only warns;
+  /// a DRHD at address 0 is a finding marked `rejectedByKernel` (dmar_validate_one_drhd()).
   public init(bytes: [UInt8]) throws(FirmwareError) {
     let h = try ACPITableHeader(bytes, expecting: Self.signature)
     let r = tableReader(bytes, header: h)
@@ -67,11 +68,18 @@ extension DMARTable {
     switch type {
     case 0:
       try need(16, "DRHD")
-      return .hardwareUnit(
-        DMARHardwareUnit(
-          offset: at, flags: .init(rawValue: try r.u8(at + 4)), sizeField: try r.u8(at + 5),
-          segment: try r.u16(at + 6), registerBase: try r.u64(at + 8),
-          scopes: try DMARDeviceScope.parseAll(r, from: at + 16, to: end, findings: &findings)))
+      let drhd = DMARHardwareUnit(
+        offset: at, flags: .init(rawValue: try r.u8(at + 4)), sizeField: try r.u8(at + 5),
+        segment: try r.u16(at + 6), registerBase: try r.u64(at + 8),
+        scopes: try DMARDeviceScope.parseAll(r, from: at + 16, to: end, findings: &findings))
+      if drhd.registerBase == 0 {
+        // dmar_validate_one_drhd() fails detect_intel_iommu() on it: VT-d stays off.
+        findings.append(
+          FirmwareFinding(
+            table: r.table, offset: at + 8, severity: .rejectedByKernel,
+            message: "[Firmware Bug]: Your BIOS is broken; DMAR reported at address 0!"))
+      }
+      return .hardwareUnit(drhd)
     case 1:
       try need(24, "RMRR")
       let rmrr = DMARReservedMemory(

@@ -111,6 +111,18 @@ struct DMARErrorTests {
       ])
   }
 
+  @Test("a DRHD at address 0 is parsed, marked as the reason the kernel leaves VT-d off")
+  func drhdAtZero() throws {
+    let t = try DMARTable(bytes: TableFixtures.fixChecksum(TableFixtures.patch(skylake, at: 0x38, UInt64(0))))
+    #expect(t.hardwareUnits.map(\.registerBase) == [0, 0xFED9_1000])
+    #expect(
+      t.findings == [
+        .init(
+          table: "DMAR", offset: 0x38, severity: .rejectedByKernel,
+          message: "[Firmware Bug]: Your BIOS is broken; DMAR reported at address 0!")
+      ])
+  }
+
   @Test("a table without DRHD is parsed, with the kernel's FW_BUG warning")
   func noDRHD() throws {
     let t = try DMARTable(bytes: TableFixtures.table("DMAR", body: [38, 0] + [UInt8](repeating: 0, count: 10)))
