@@ -213,7 +213,9 @@ extension HostReport.Verdict {
       return .init(
         state: "present-not-enabled",
         summary: "the hardware or firmware describes an IOMMU, but the kernel registered none and made no groups"
-          + (off.isEmpty ? "" : "; the command line asks for it off (" + off.map { "\($0.name)=\($0.value)" }.joined(separator: " ") + ")"),
+          + (off.isEmpty
+            ? ""
+            : "; the command line asks for it off (" + off.map { "\($0.name)=\($0.value)" }.joined(separator: " ") + ")"),
         evidence: evidence)
     }
     return .init(state: "no-iommu", summary: "no IOMMU present", evidence: evidence)

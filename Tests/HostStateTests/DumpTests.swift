@@ -125,9 +125,10 @@ struct DumpTests {
     let report = HostFixtures.report(proc: dir, dump: HostFixtures.dumps + "/amd-iommu-zen1.lspci")
     #expect(report.verdict.state == "present-not-enabled")
     #expect(report.verdict.summary.hasSuffix("; the command line asks for it off (amd_iommu=off)"))
-    #expect(report.kernel.commandLineIntent.parameters.map(\.meaning) == [
-      "disable the AMD IOMMU driver", "identity (passthrough) default domain: DMA is not translated",
-    ])
+    #expect(
+      report.kernel.commandLineIntent.parameters.map(\.meaning) == [
+        "disable the AMD IOMMU driver", "identity (passthrough) default domain: DMA is not translated",
+      ])
   }
 
   @Test("the Zen 1 IOMMU is recognised by its IOMMU capability (ID 0x0F, type 3)")

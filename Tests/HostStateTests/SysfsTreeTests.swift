@@ -81,6 +81,26 @@ struct SysfsTreeTests {
     #expect(Self.laptop.firmware.map(\.status) == ["parsed", "absent", "absent"])
   }
 
+  @Test("real IVRS and IORT disassemblies in an --acpi-tables directory are parsed and summarised")
+  func ivrsAndIORT() throws {
+    let dir = try HostFixtures.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let acpi = HostFixtures.host + "/../acpi/"
+    try FileManager.default.copyItem(
+      atPath: acpi + "IVRS_surface-laptop-4-amd_ryzen-renoir.dsl", toPath: dir + "/ivrs.dsl")
+    try FileManager.default.copyItem(
+      atPath: acpi + "IORT_surface-laptop-7_x1e80100_smmuv2-mmu500+smmuv3.dsl", toPath: dir + "/iort.dsl")
+    let r = HostFixtures.report(acpi: dir)
+    #expect(r.firmware.map(\.status) == ["absent", "parsed", "parsed"])
+    let ivrs = try #require(r.firmware.first { $0.signature == "IVRS" })
+    #expect(ivrs.structures.contains { $0.hasPrefix("IVHD 10h @0x30: IOMMU 00:00.2 base 0xfdf00000") })
+    let iort = try #require(r.firmware.first { $0.signature == "IORT" })
+    #expect(iort.structures.contains { $0.hasPrefix("SMMUv3 @0x1435: base 0x15400000") })
+    // Firmware describes IOMMUs the (absent) kernel did not register.
+    #expect(r.verdict.state == "present-not-enabled")
+    #expect(r.verdict.evidence.contains("firmware tables: IORT (parsed), IVRS (parsed)"))
+  }
+
   @Test("AMD units: both historical formats of amd-iommu/features, and the capability header")
   func amd() throws {
     let r = HostFixtures.report(sys: HostFixtures.amd + "/sys", proc: HostFixtures.amd + "/proc")
