@@ -124,43 +124,6 @@ void CPCIShim_deviceAddress(const CPCIShim_Access *access, int index, uint32_t *
   *function = d->func;
 }
 
-// One read attempt of `length` bytes from offset 0: 1 on success.
-static int try_read(struct pci_dev *d, uint8_t *buffer, int length) {
-  return pci_read_block(d, 0, buffer, length);
-}
-
-int CPCIShim_readConfig(CPCIShim_Access *access, int index, uint8_t *buffer, char *error,
-                        size_t errorLength) {
-  struct pci_dev *d = access->devices[index];
-  jmp_buf landing;
-  jmp_buf *saved = shim_landing;
-  shim_landing = &landing;
-  shim_current = access;
-  if (setjmp(landing)) {
-    shim_landing = saved;
-    shim_current = NULL;
-    copy_message(error, errorLength);
-    return -1;
-  }
-  int result = 0;
-  static const int sizes[] = {4096, 256, 64};
-  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0] && !result; i++)
-    if (try_read(d, buffer, sizes[i])) result = sizes[i];
-  if (!result) {
-    // A short dump: find the longest readable prefix (readability is monotone in the length).
-    int lo = 0, hi = 64;
-    while (hi - lo > 1) {
-      int mid = (lo + hi) / 2;
-      if (try_read(d, buffer, mid)) lo = mid; else hi = mid;
-    }
-    if (lo > 0 && !try_read(d, buffer, lo)) lo = 0;
-    result = lo;
-  }
-  shim_landing = saved;
-  shim_current = NULL;
-  return result;
-}
-
 int CPCIShim_readBlock(CPCIShim_Access *access, int index, int offset, uint8_t *buffer, int length,
                        char *error, size_t errorLength) {
   struct pci_dev *d = access->devices[index];

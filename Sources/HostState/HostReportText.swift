@@ -56,7 +56,7 @@ extension HostReport {
       var line = "  \(f.address) [\(f.class ?? "????")] \(f.vendor ?? "????"):\(f.device ?? "????")"
       if let r = f.revision { line += " rev \(r)" }
       line +=
-        " driver: \(f.driver ?? "none") group: \(f.iommuGroup.map(String.init) ?? "none") config: \(f.configBytes) bytes"
+        " driver: \(f.driver ?? "none") group: \(f.iommuGroup.map(String.init) ?? "none") config read: \(f.configBytes) bytes"
       out.append(line)
       if let m = f.iommu { out.append("    IOMMU function: \(m.kind) — \(m.reason)") }
       for c in f.capabilities {

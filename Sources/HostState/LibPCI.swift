@@ -25,31 +25,77 @@ public struct LibPCIError: Error, Sendable, Hashable, CustomStringConvertible {
   public var description: String { "libpci: \(message)" }
 }
 
-/// One PCI function as libpci read it: its address and the configuration bytes the reader was
-/// allowed to see (64 for a non-root sysfs reader or an `lspci -x` dump, 256, or 4096).
-public struct HostPCIFunction: Sendable, Hashable {
+/// An open libpci access; closed when the last function read through it is released.
+final class LibPCIHandle: @unchecked Sendable {
+  // SAFETY: used from one thread at a time (a report is built sequentially); the C side keeps
+  // a per-thread landing point for libpci's error handler.
+  let raw: OpaquePointer
+  init(_ raw: OpaquePointer) { self.raw = raw }
+  deinit { CPCIShim_close(raw) }
+}
+
+/// A function's configuration space, live through libpci: a read-only register backend
+/// (8/16/32-bit reads) that reads each dword on first use and keeps it, as lspci reads only
+/// what it decodes. Config cycles are slow (a VM exit each on a guest), so nothing is read
+/// ahead. A dword the back-end refuses (past 64 bytes for a non-root reader, past the end of a
+/// dump) reads as out of bounds: never as zero, never as "capability absent".
+///
+/// It conforms only to `RegisterIO`: writing to the host's config space does not compile.
+public final class LibPCIConfigSpace: RegisterIO, @unchecked Sendable {
+  // SAFETY: the cache is mutated by reads; a report reads from one thread at a time.
+  public let size = PCIConfig.extendedSize
+  public let supportedWidths: AccessWidths = .configSpace
+  private let handle: LibPCIHandle
+  private let index: Int32
+  private var bytes = [UInt8](repeating: 0, count: PCIConfig.extendedSize)
+  /// Per dword: 0 not read yet, 1 read, 2 refused.
+  private var state = [UInt8](repeating: 0, count: PCIConfig.extendedSize / 4)
+  /// libpci's message, when a read failed in libpci itself rather than being refused.
+  public private(set) var lastError: String?
+
+  init(handle: LibPCIHandle, index: Int32) {
+    self.handle = handle
+    self.index = index
+    // The header in one read, as lspci does.
+    if load(0, 64) {
+      for i in 0..<16 { state[i] = 1 }
+    }
+  }
+
+  /// Bytes of configuration space read so far.
+  public var bytesRead: Int { state.reduce(0) { $0 + ($1 == 1 ? 4 : 0) } }
+
+  /// The lowest offset that was refused, if any read was.
+  public var firstRefusedOffset: Int? { state.firstIndex(of: 2).map { $0 * 4 } }
+
+  public func uncheckedRead(_ width: AccessWidth, at offset: Int) throws(IOError) -> UInt64 {
+    let dword = offset / 4
+    if state[dword] == 0 { state[dword] = load(dword * 4, 4) ? 1 : 2 }
+    guard state[dword] == 1 else { throw .outOfBounds(offset: offset, width: width, size: dword * 4) }
+    var v: UInt64 = 0
+    for i in 0..<width.rawValue { v |= UInt64(bytes[offset + i]) << (8 * UInt64(i)) }
+    return v
+  }
+
+  private func load(_ offset: Int, _ length: Int) -> Bool {
+    var message = [CChar](repeating: 0, count: 256)
+    let r = bytes.withUnsafeMutableBufferPointer { b in
+      CPCIShim_readBlock(
+        handle.raw, index, Int32(offset), b.baseAddress.map { $0 + offset }, Int32(length), &message, message.count)
+    }
+    if r < 0 { lastError = LibPCI.string(message) }
+    return r == 1
+  }
+}
+
+/// One PCI function as libpci sees it: its address and its configuration space.
+public struct HostPCIFunction: @unchecked Sendable {
   public var address: PCIAddress
-  /// The configuration space bytes read from offset 0, as far as needed (64 bytes without a
-  /// capability list, 256 without PCI Express) and allowed; bytes past these were not read.
-  public var configBytes: [UInt8]
-
-  public init(address: PCIAddress, configBytes: [UInt8]) {
-    self.address = address
-    self.configBytes = configBytes
-  }
-
-  /// The configuration space as a read-only register backend (8/16/32-bit reads). Reads past
-  /// the captured bytes fail as out of bounds, so nothing unread is ever taken for zero.
-  /// It conforms only to `RegisterIO`: writing to the host's config space does not compile.
-  public var config: some RegisterIO {
-    SnapshotRegisterIO(bytes: configBytes, supportedWidths: .configSpace)
-  }
+  /// Read-only, read on demand.
+  public var config: LibPCIConfigSpace
 
   private func field<T: FixedWidthInteger & UnsignedInteger>(_: T.Type, _ offset: Int) -> T? {
-    guard offset + T.bitWidth / 8 <= configBytes.count else { return nil }
-    var v: T = 0
-    for i in 0..<(T.bitWidth / 8) { v |= T(configBytes[offset + i]) << (8 * i) }
-    return v
+    try? config.read(T.self, at: offset)
   }
 
   public var vendorID: UInt16? { field(UInt16.self, PCIConfig.vendorID) }
@@ -62,8 +108,8 @@ public struct HostPCIFunction: Sendable, Hashable {
 
 /// Reading the host's PCI functions through libpci, read-only.
 public enum LibPCI {
-  /// Scans every function `source` holds, sorted by domain:bus:device.function (libpci's own
-  /// order is unspecified), and reads as much of each configuration space as allowed.
+  /// Opens `source` and lists every function in it, sorted by domain:bus:device.function
+  /// (libpci's own order is unspecified). Config space is read later, as it is used.
   public static func scan(_ source: PCISource) throws(LibPCIError) -> [HostPCIFunction] {
     var message = [CChar](repeating: 0, count: 256)
     let access: OpaquePointer?
@@ -74,59 +120,24 @@ public enum LibPCI {
       access = CPCIShim_open(CPCIShim_MethodDump, path, &message, message.count)
     }
     guard let access else { throw LibPCIError(string(message)) }
-    defer { CPCIShim_close(access) }
+    let handle = LibPCIHandle(access)
     var functions: [HostPCIFunction] = []
-    var buffer = [UInt8](repeating: 0, count: PCIConfig.extendedSize)
     for index in 0..<CPCIShim_deviceCount(access) {
       var domain: UInt32 = 0
       var bus: UInt8 = 0
       var device: UInt8 = 0
       var function: UInt8 = 0
       CPCIShim_deviceAddress(access, index, &domain, &bus, &device, &function)
-      let bytes = try readConfig(access, index, &buffer, &message)
+      let config = LibPCIConfigSpace(handle: handle, index: index)
+      if let error = config.lastError { throw LibPCIError(error) }
       functions.append(
         HostPCIFunction(
-          address: PCIAddress(domain: domain, bus: bus, device: device, function: function),
-          configBytes: bytes))
+          address: PCIAddress(domain: domain, bus: bus, device: device, function: function), config: config))
     }
     return functions.sorted { $0.address < $1.address }
   }
 
-  /// Reads config space the way lspci does, only as far as it is needed: the 64-byte header;
-  /// the rest of the standard space when Status.CapList says there is a capability list; the
-  /// extended space when that list holds a PCI Express capability. Each step stops at the first
-  /// refusal (non-root readers and short dumps), so what comes back is what could be read.
-  /// Reading config space costs a config cycle per dword (a VM exit on a guest): reading
-  /// 4 KiB of every function up front would make the report slower than lspci.
-  private static func readConfig(
-    _ access: OpaquePointer, _ index: Int32, _ buffer: inout [UInt8], _ message: inout [CChar]
-  ) throws(LibPCIError) -> [UInt8] {
-    func block(_ offset: Int, _ length: Int) throws(LibPCIError) -> Bool {
-      let r = buffer.withUnsafeMutableBufferPointer { b in
-        CPCIShim_readBlock(
-          access, index, Int32(offset), b.baseAddress! + offset, Int32(length), &message, message.count)
-      }
-      guard r >= 0 else { throw LibPCIError(string(message)) }
-      return r == 1
-    }
-    guard try block(0, 64) else {
-      // A dump with fewer than 64 bytes: the longest readable prefix.
-      let n = CPCIShim_readConfig(access, index, &buffer, &message, message.count)
-      guard n >= 0 else { throw LibPCIError(string(message)) }
-      return Array(buffer[0..<Int(n)])
-    }
-    let status = UInt16(buffer[PCIConfig.status]) | UInt16(buffer[PCIConfig.status + 1]) << 8
-    guard status & PCIConfig.statusCapList != 0 else { return Array(buffer[0..<64]) }
-    guard try block(64, PCIConfig.standardSize - 64) else { return Array(buffer[0..<64]) }
-    let standard = Array(buffer[0..<PCIConfig.standardSize])
-    let walk = PCICapabilities.walk(SnapshotRegisterIO(bytes: standard, supportedWidths: .configSpace))
-    guard walk.first(PCICapabilityID.pciExpress) != nil,
-      try block(PCIConfig.standardSize, PCIConfig.extendedSize - PCIConfig.standardSize)
-    else { return standard }
-    return buffer
-  }
-
-  private static func string(_ chars: [CChar]) -> String {
+  static func string(_ chars: [CChar]) -> String {
     String(decoding: chars.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
   }
 }

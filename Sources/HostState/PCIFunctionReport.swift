@@ -44,8 +44,8 @@ public struct PCIFunctionReport: Sendable, Hashable, Encodable {
   public var `class`: String?
   public var progIF: String?
   public var revision: String?
-  /// Bytes of configuration space read: 64 without a capability list or when no more is
-  /// readable (a non-root reader, an `lspci -x` dump), 256 without PCI Express, else 4096.
+  /// Bytes of configuration space read: the 64-byte header and the dwords the capability walk
+  /// and decoding needed (config is read on demand, as lspci reads it).
   public var configBytes: Int
   public var driver: String?
   public var iommuGroup: Int?
@@ -81,7 +81,6 @@ public struct PCIFunctionReport: Sendable, Hashable, Encodable {
     `class` = h(f.classCode.map { $0 >> 8 }, 4)
     progIF = h(f.classCode.map { $0 & 0xff }, 2)
     revision = h(f.revision, 2)
-    configBytes = f.configBytes.count
     self.driver = driver
     iommuGroup = group
     let io = f.config
@@ -110,10 +109,12 @@ public struct PCIFunctionReport: Sendable, Hashable, Encodable {
             fields: r.fields.map { DecodedField(RegisterField($0.name, $0.bits), value: $0.value) })
         })
     }
+    configBytes = io.bytesRead
+    let refused = io.firstRefusedOffset ?? PCIConfig.extendedSize
     let why =
       live
-      ? "needs root: config space readable only up to \(hex(f.configBytes.count))"
-      : "not captured: the dump holds \(f.configBytes.count) bytes of config space"
+      ? "needs root: config space readable only up to \(hex(refused))"
+      : "not captured: the dump holds \(refused) bytes of config space"
     var unknown: [String] = []
     let standardFacts = [
       ("MSI", PCICapabilityID.msi), ("MSI-X", PCICapabilityID.msix), ("PCI Express", PCICapabilityID.pciExpress),

@@ -34,7 +34,7 @@ struct ParserFuzzTests {
       do {
         let functions = try LibPCI.scan(.dump(path: path))
         read += 1
-        #expect(functions.allSatisfy { $0.configBytes.count <= 4096 })
+        #expect(functions.allSatisfy { $0.config.bytesRead <= 4096 })
         _ = HostFixtures.report(dump: path)
       } catch {
         refused += 1

@@ -101,6 +101,22 @@ struct SysfsTreeTests {
     #expect(r.verdict.evidence.contains("firmware tables: IORT (parsed), IVRS (parsed)"))
   }
 
+  @Test("SMMUv3, SMMUv2 and RISC-V units are told apart by the names their drivers give them")
+  func otherDrivers() throws {
+    let dir = try HostFixtures.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    for name in ["smmu3.0x0000000009050000", "smmu.0x0000000015000000", "riscv-iommu@0000:00:03.0", "virtio-iommu"] {
+      try FileManager.default.createDirectory(
+        atPath: "\(dir)/class/iommu/\(name)/devices", withIntermediateDirectories: true)
+    }
+    try FileManager.default.createDirectory(
+      atPath: dir + "/class/iommu/smmu3.0x0000000009050000/devices/0000:00:01.0", withIntermediateDirectories: true)
+    let r = HostFixtures.report(sys: dir)
+    #expect(r.iommus.map(\.driver) == ["riscv-iommu", "arm-smmu", "arm-smmu-v3", "unknown"])
+    #expect(r.iommus.first { $0.driver == "arm-smmu-v3" }?.devices == ["0000:00:01.0"])
+    #expect(r.verdict.state == "enabled")
+  }
+
   @Test("AMD units: both historical formats of amd-iommu/features, and the capability header")
   func amd() throws {
     let r = HostFixtures.report(sys: HostFixtures.amd + "/sys", proc: HostFixtures.amd + "/proc")

@@ -41,12 +41,6 @@ int CPCIShim_deviceCount(const CPCIShim_Access *access);
 void CPCIShim_deviceAddress(const CPCIShim_Access *access, int index, uint32_t *domain,
                             uint8_t *bus, uint8_t *device, uint8_t *function);
 
-/// Reads as much of device `index`'s configuration space as the back-end returns, trying 4096,
-/// 256 and 64 bytes and then the longest readable prefix, into `buffer` (4096 bytes). Returns the
-/// number of bytes read (0 when nothing is readable), or -1 with libpci's message in `error`.
-int CPCIShim_readConfig(CPCIShim_Access *access, int index, uint8_t *buffer, char *error,
-                        size_t errorLength);
-
 /// Reads `length` bytes of device `index`'s configuration space at `offset` into `buffer`.
 /// Returns 1 when all of them were readable, 0 when the back-end refused (a non-root reader
 /// past 64 bytes, a dump that holds fewer bytes), or -1 with libpci's message in `error`.
