@@ -218,6 +218,9 @@ extension HostReport.Verdict {
             : "; the command line asks for it off (" + off.map { "\($0.name)=\($0.value)" }.joined(separator: " ") + ")"),
         evidence: evidence)
     }
-    return .init(state: "no-iommu", summary: "no IOMMU present", evidence: evidence)
+    return .init(
+      state: "no-iommu",
+      summary: pciError == nil ? "no IOMMU present" : "no IOMMU found, but the PCI functions could not be read",
+      evidence: evidence)
   }
 }

@@ -34,7 +34,7 @@ struct Host: ParsableCommand {
         sysfsRoot: sysfsRoot ?? "/sys", procRoot: procRoot, acpiTables: acpiTables, pciDump: pciDump,
         // A dump read beside this machine's /sys must not borrow its drivers and groups.
         pciLinksFromSysfs: pciDump == nil || sysfsRoot != nil))
-    print(output.json ? try encodeJSON(report) : report.text)
+    print(output.json ? try JSONOutput.encode(report) : report.text)
   }
 }
 
