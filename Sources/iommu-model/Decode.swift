@@ -1,4 +1,5 @@
 import ArgumentParser
+import HostState
 import IOMMURegisters
 import MMIO
 
@@ -60,7 +61,7 @@ func parseHex(_ text: String) -> UInt64? {
 
 func printRegisters(_ registers: [RegisterReportView], json: Bool) throws {
   if json {
-    print(try encodeJSON(["registers": registers]))
+    print(try JSONOutput.encode(["registers": registers]))
     return
   }
   for r in registers {

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import HostState
 
 /// `iommu-model host`: the real host's IOMMU state, read-only, through libpci, sysfs, procfs
@@ -36,11 +35,4 @@ struct Host: ParsableCommand {
         pciLinksFromSysfs: pciDump == nil || sysfsRoot != nil))
     print(output.json ? try JSONOutput.encode(report) : report.text)
   }
-}
-
-/// Sorted, pretty JSON: the schema's key order is alphabetical, arrays are ordered by the report.
-func encodeJSON(_ value: some Encodable) throws -> String {
-  let encoder = JSONEncoder()
-  encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-  return String(decoding: try encoder.encode(value), as: UTF8.self)
 }
