@@ -40,12 +40,16 @@ extension HostReport {
     out.append("IOMMU groups (default domain type; VFIO attachments do not show here):")
     if groups.isEmpty { out.append("  (none)") }
     let byAddress = Dictionary(pci.functions.map { ($0.address, $0) }, uniquingKeysWith: { a, _ in a })
+    // Which registered IOMMU lists the device among its `devices/` links.
+    let unitOf = Dictionary(
+      iommus.flatMap { u in u.devices.map { ($0, u.name) } }, uniquingKeysWith: { a, _ in a })
     for g in groups {
       out.append("IOMMU Group \(g.id): \(g.defaultDomain ?? "type unknown")")
       for d in g.devices {
         let f = byAddress[d]
         let ids = f.map { " [\($0.class ?? "????")]: [\($0.vendor ?? "????"):\($0.device ?? "????")]" } ?? ""
-        out.append("\t\(d)\(ids) driver: \(f?.driver ?? "none")")
+        let unit = unitOf[d].map { " iommu: \($0)" } ?? ""
+        out.append("\t\(d)\(ids) driver: \(f?.driver ?? "none")\(unit)")
       }
       for r in g.reservedRegions { out.append("\treserved \(r.start)-\(r.end) \(r.type)") }
     }

@@ -41,7 +41,8 @@ struct SysfsTreeTests {
     let nvme = try #require(r.pci.functions.first { $0.address == "0000:01:00.0" })
     #expect(nvme.driver == "nvme" && nvme.iommuGroup == 2)
     #expect(r.pci.functions.first { $0.address == "0000:00:00.0" }?.iommuGroup == nil)
-    #expect(r.text.contains("IOMMU Group 2: DMA\n\t0000:00:1c.0 [0604]: [8086:9d10] driver: pcieport"))
+    #expect(r.text.contains("IOMMU Group 2: DMA\n\t0000:00:1c.0 [0604]: [8086:9d10] driver: pcieport iommu: dmar1\n"))
+    #expect(r.text.contains("\t0000:00:02.0 [0300]: [8086:5916] driver: i915 iommu: dmar0\n"))
   }
 
   @Test("a 64-byte config file (a non-root reader's view) is reported as needing root, not as lacking ACS")
