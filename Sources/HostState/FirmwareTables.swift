@@ -24,31 +24,45 @@ public struct FirmwareTableReport: Sendable, Hashable, Encodable {
 /// The tables, read and parsed by the Firmware module's loader (DMAR, IVRS and IORT parsers,
 /// raw binary or iasl `.dsl` files); a malformed table is reported, never thrown.
 enum FirmwareTables {
-  static func read(directory: String) -> [FirmwareTableReport] {
-    FirmwareTableLoader.load(directory: directory).map { load in
-      var report = FirmwareTableReport(
-        signature: load.signature, path: load.path, status: "absent", structures: [], findings: [])
-      switch load.outcome {
-      case .missing:
-        break
-      case .unreadable(let reason):
-        report.status = "unreadable"
-        report.error = "\(load.path): \(reason)"
-      case .malformed(let error):
-        report.status = "malformed"
-        report.error = error.description
-      case .parsed(let table):
-        let header = table.header
-        report.status = "parsed"
-        report.length = Int(header.length)
-        report.revision = Int(header.revision)
-        report.oemID = header.oemID.trimmingCharacters(in: " \0")
-        report.checksumValid = header.checksumValid
-        report.structures = table.summaryLines
-        report.findings = table.findings.map(\.description)
+  static func read(directory: String) -> (reports: [FirmwareTableReport], tables: [FirmwareTable]) {
+    let loads = FirmwareTableLoader.load(directory: directory)
+    return (loads.map(report).sorted { $0.signature < $1.signature }, loads.compactMap(\.table))
+  }
+
+  static func report(_ load: FirmwareTableLoad) -> FirmwareTableReport {
+    var report = FirmwareTableReport(
+      signature: load.signature, path: load.path, status: "absent", structures: [], findings: [])
+    switch load.outcome {
+    case .missing:
+      break
+    case .unreadable(let reason):
+      report.status = "unreadable"
+      report.error = "\(load.path): \(reason)"
+    case .malformed(let error):
+      report.status = "malformed"
+      report.error = error.description
+    case .parsed(let table):
+      let header = table.header
+      report.status = "parsed"
+      report.length = Int(header.length)
+      report.revision = Int(header.revision)
+      report.oemID = header.oemID.trimmingCharacters(in: " \0")
+      report.checksumValid = header.checksumValid
+      report.structures = table.summaryLines
+      report.findings = table.findings.map(\.description)
+    }
+    return report
+  }
+
+  /// The DRHD of `dmar` whose register base is `address` (a unit's sysfs `address`), named.
+  static func drhd(at address: UInt64, in tables: [FirmwareTable]) -> String? {
+    for case .dmar(let dmar) in tables {
+      for u in dmar.hardwareUnits where u.registerBase == address {
+        return "DRHD @\(hex(u.offset)) segment \(u.segment)"
+          + (u.flags.contains(.includePCIAll) ? " INCLUDE_PCI_ALL" : "")
       }
-      return report
-    }.sorted { $0.signature < $1.signature }
+    }
+    return nil
   }
 }
 

@@ -1,3 +1,4 @@
+import MMIO
 import PCI
 
 /// Where `iommu-model host` reads the host from. Every path can point at a captured copy, so
@@ -58,7 +59,7 @@ public struct HostReport: Sendable, Hashable, Encodable {
   }
 
   /// `no-iommu`, `iommu-not-enabled`, `needs-root`, `not-captured`, `malformed-table`,
-  /// `pci-error` or `read-error`.
+  /// `pci-error`, `read-error` or `firmware-mismatch` (a VT-d unit no DRHD describes).
   public struct Warning: Sendable, Hashable, Encodable {
     public var kind: String
     public var message: String
@@ -83,7 +84,7 @@ public struct HostReport: Sendable, Hashable, Encodable {
     var warnings: [Warning] = []
     let release = try? HostFiles.text(sources.procRoot + "/sys/kernel/osrelease").get()
 
-    let (units, unitError) = IOMMUUnits.read(sysfsRoot: sources.sysfsRoot, kernelRelease: release)
+    var (units, unitError) = IOMMUUnits.read(sysfsRoot: sources.sysfsRoot, kernelRelease: release)
     if let unitError {
       warnings.append(.init(kind: "read-error", message: "\(sources.sysfsRoot)/class/iommu: \(unitError)"))
     }
@@ -127,7 +128,17 @@ public struct HostReport: Sendable, Hashable, Encodable {
               + "capture it as root with lspci -xxx (or -xxxx for ACS, ATS, PRI, PASID)"))
     }
 
-    let firmware = FirmwareTables.read(directory: sources.acpiTables)
+    let (firmware, tables) = FirmwareTables.read(directory: sources.acpiTables)
+    // Join each VT-d unit to the DRHD that describes it, by register base.
+    for i in units.indices {
+      guard let address = units[i].intel?.address.flatMap({ IOMMUUnits.hexValue($0) }) else { continue }
+      units[i].intel?.drhd = FirmwareTables.drhd(at: address, in: tables)
+      if units[i].intel?.drhd == nil, tables.contains(where: { $0.dmar != nil }) {
+        warnings.append(
+          .init(
+            kind: "firmware-mismatch", message: "\(units[i].name): no DRHD in the DMAR table has base \(hex(address))"))
+      }
+    }
     for t in firmware {
       if t.status == "unreadable" {
         warnings.append(

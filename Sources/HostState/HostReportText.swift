@@ -21,7 +21,8 @@ extension HostReport {
       if let i = u.intel {
         out.append(
           "    address \(i.address ?? "?") version \(i.version ?? "?")"
-            + " domains \(i.domainsUsed.map(String.init) ?? "?")/\(i.domainsSupported.map(String.init) ?? "?") used")
+            + " domains \(i.domainsUsed.map(String.init) ?? "?")/\(i.domainsSupported.map(String.init) ?? "?") used"
+            + (i.drhd.map { "; firmware: \($0)" } ?? ""))
         if let cap = i.cap { out.append("    " + Self.fieldLine(cap)) }
         if let ecap = i.ecap { out.append("    " + Self.fieldLine(ecap)) }
         if !i.derived.isEmpty {

@@ -39,6 +39,8 @@ public struct IOMMUUnitReport: Sendable, Hashable, Encodable {
     public var ecap: RegisterReport?
     public var domainsSupported: UInt64?
     public var domainsUsed: UInt64?
+    /// The DMAR table's DRHD with this unit's register base, when the table was readable.
+    public var drhd: String?
     /// Facts derived from CAP/ECAP the way the driver derives them.
     public var derived: [String: String]
   }

@@ -23,6 +23,8 @@ struct SysfsTreeTests {
     let unit = try #require(Self.laptop.iommus.first?.intel)
     #expect(unit.address == "0xfed90000" && unit.version == "1:0")
     #expect(unit.domainsSupported == 256 && unit.domainsUsed == 2)
+    #expect(unit.drhd == "DRHD @0x30 segment 0")
+    #expect(Self.laptop.iommus[1].intel?.drhd == "DRHD @0x48 segment 0 INCLUDE_PCI_ALL")
     let cap = try #require(unit.cap).values
     #expect(cap["ND"] == 2 && cap["SAGAW"] == 0x4 && cap["MGAW"] == 0x26 && cap["FRO"] == 0x40 && cap["FL1GP"] == 1)
     let ecap = try #require(unit.ecap).values
