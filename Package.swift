@@ -23,6 +23,13 @@ let package = Package(
     .target(name: "Firmware"),
     .target(name: "SimulatedHardware", dependencies: ["MMIO", "Memory", "PCI", "Kernel"]),
     .target(name: "OracleTraces", dependencies: ["MMIO"]),
+    // Host state (issue 3): libpci through C shims, typed IOMMU capability registers, the
+    // read-only view of the real host.
+    .systemLibrary(
+      name: "CLibPCI", path: "CShims/CLibPCI", pkgConfig: "libpci", providers: [.apt(["libpci-dev"])]),
+    .target(name: "CPCIShim", dependencies: ["CLibPCI"], path: "CShims/CPCIShim"),
+    .target(name: "IOMMURegisters", dependencies: ["MMIO"]),
+    .target(name: "HostState", dependencies: ["MMIO", "PCI", "Firmware", "IOMMURegisters", "CPCIShim"]),
 
     // MARK: Drivers (drivers/iommu/...), mirroring the kernel tree
     .target(
@@ -43,8 +50,8 @@ let package = Package(
     .target(
       name: "IOMMUModel",
       dependencies: [
-        "MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "Firmware", "SimulatedHardware", "RISCVIOMMU", "ARMSMMU",
-        "ARMSMMUv3", "IntelIOMMU",
+        "MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "Firmware", "SimulatedHardware", "IOMMURegisters",
+        "HostState", "RISCVIOMMU", "ARMSMMU", "ARMSMMUv3", "IntelIOMMU",
       ]),
     .target(
       name: "IOMMUModelTesting",
@@ -55,6 +62,7 @@ let package = Package(
         "IOMMUModel",
         "IOMMUModelTesting",
         "OracleTraces",
+        "HostState",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]),
@@ -70,6 +78,8 @@ let package = Package(
     .testTarget(name: "ARMSMMUv3Tests", dependencies: ["ARMSMMUv3", "IOMMUModelTesting"]),
     .testTarget(name: "IntelIOMMUTests", dependencies: ["IntelIOMMU", "IOMMUModelTesting"]),
     .testTarget(name: "OracleTracesTests", dependencies: ["OracleTraces", "IOMMUModelTesting"]),
+    .testTarget(name: "PCITests", dependencies: ["PCI", "IOMMUModelTesting"]),
+    .testTarget(name: "HostStateTests", dependencies: ["HostState", "IOMMURegisters", "IOMMUModelTesting"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -3,6 +3,8 @@
 @_exported import ARMSMMUv3
 @_exported import DeviceCore
 @_exported import Firmware
+@_exported import HostState
+@_exported import IOMMURegisters
 @_exported import IntelIOMMU
 @_exported import Kernel
 @_exported import MMIO

@@ -18,6 +18,8 @@ struct IOMMUModelCommand: ParsableCommand {
       TraceCompare.self,
       TraceParse.self,
       Bench.self,
+      Host.self,
+      Decode.self,
     ])
 }
 
