@@ -22,13 +22,21 @@ let package = Package(
     .target(name: "PCI", dependencies: ["MMIO"]),
     .target(name: "Firmware"),
     .target(name: "SimulatedHardware", dependencies: ["MMIO", "Memory", "PCI", "Kernel"]),
+    // The handover machine: memory, DMA masters, kernels, kexec and kdump (issue 8).
+    .target(
+      name: "Machine",
+      dependencies: ["MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "SimulatedHardware"]),
+    // A tiny IOMMU (hardware, driver, adapter) to test the machine and users' own adapters.
+    .target(name: "MachineTesting", dependencies: ["Machine"]),
 
     // MARK: Drivers (drivers/iommu/...), mirroring the kernel tree
 
     // MARK: Products
     .target(
       name: "IOMMUModel",
-      dependencies: ["MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "Firmware", "SimulatedHardware"]),
+      dependencies: [
+        "MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "Firmware", "SimulatedHardware", "Machine",
+      ]),
     .target(
       name: "IOMMUModelTesting",
       dependencies: ["IOMMUModel"]),
@@ -36,6 +44,7 @@ let package = Package(
       name: "iommu-model",
       dependencies: [
         "IOMMUModel",
+        "MachineTesting",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]),
@@ -46,6 +55,7 @@ let package = Package(
     .testTarget(name: "MemoryTests", dependencies: ["Memory"]),
     .testTarget(name: "DeviceCoreTests", dependencies: ["DeviceCore", "IOMMUModelTesting"]),
     .testTarget(name: "FirmwareTests", dependencies: ["Firmware", "IOMMUModelTesting"]),
+    .testTarget(name: "MachineTests", dependencies: ["Machine", "MachineTesting"]),
   ],
   swiftLanguageModes: [.v6]
 )

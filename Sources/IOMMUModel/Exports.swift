@@ -3,6 +3,7 @@
 @_exported import Firmware
 @_exported import Kernel
 @_exported import MMIO
+@_exported import Machine
 @_exported import Memory
 @_exported import PCI
 @_exported import SimulatedHardware
