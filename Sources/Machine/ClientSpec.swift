@@ -17,7 +17,7 @@ public enum ClientKind: String, Sendable, Hashable, CaseIterable, CustomStringCo
     switch self {
     case .nic: (8, 0x800)
     case .storage: (4, 0x1000)
-    case .accelerator: (1, 0x4_0000)
+    case .accelerator: (1, 0x1_0000)
     }
   }
 

@@ -1,5 +1,5 @@
 /// DMA accounted over some span of a run (one phase, one device, or the whole handover).
-public struct DMAStats: Sendable, Hashable {
+public struct DMAStats: Sendable, Hashable, Codable {
   public var transactions = 0
   public var translated = 0
   public var bypassed = 0

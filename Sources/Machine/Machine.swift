@@ -67,6 +67,10 @@ public struct MachineOptions: Sendable, Hashable {
   /// Transactions each running engine issues in a stage that stands for a long time (the old
   /// kernel running, the next kernel's early boot, the next kernel running).
   public var burst = 8
+  /// Simulated time the old kernel runs before the handover, and the time from the jump to the
+  /// next kernel until its IOMMU driver probes (purgatory, decompression, early init).
+  public var oldKernelRunNanoseconds: UInt64 = 1_000_000_000
+  public var earlyBootNanoseconds: UInt64 = 400_000_000
   /// Keep a timeline (costs time: the benchmark turns it off).
   public var recordTimeline = true
   public var plan = MemoryPlan()
@@ -202,7 +206,13 @@ public final class Machine {
     switch label {
     case "new": s.corruptedNewKernelBytes += bytes
     case "crash": s.corruptedCrashKernelBytes += bytes
-    default: s.corruptedDumpBytes += bytes
+    // The old kernel's memory is the dump after a crash; after kexec it is the next kernel's.
+    default:
+      if scenario == .kdump {
+        s.corruptedDumpBytes += bytes
+      } else {
+        s.corruptedNewKernelBytes += bytes
+      }
     }
   }
 
@@ -214,9 +224,10 @@ public final class Machine {
 
   // MARK: Timeline
 
-  func event(_ actor: String, _ text: String) {
+  func event(_ actor: @autoclosure () -> String, _ text: @autoclosure () -> String) {
     guard options.recordTimeline else { return }
-    timeline.append(TimelineEvent(microseconds: clock.microseconds, actor: actor, text: text))
+    flushLogs()
+    timeline.append(TimelineEvent(microseconds: clock.microseconds, actor: actor(), text: text()))
   }
 
   func noteRegisterWrite(iommu: MachineIOMMU, offset: Int) {
@@ -233,8 +244,8 @@ public final class Machine {
     event("machine", "-- \(next.rawValue)")
   }
 
-  func closeStage() {
-    guard options.recordTimeline else { return }
+  /// Moves the kernels' new log lines into the timeline.
+  func flushLogs() {
     for (k, _) in kernels {
       let id = ObjectIdentifier(k)
       let seen = loggedLines[id, default: 0]
@@ -244,6 +255,11 @@ public final class Machine {
       }
       loggedLines[id] = k.log.entries.count
     }
+  }
+
+  func closeStage() {
+    guard options.recordTimeline else { return }
+    flushLogs()
     for (iommu, counts) in registerWrites.sorted(by: { $0.key < $1.key }) {
       let total = counts.values.reduce(0, +)
       let detail = counts.sorted { $0.value == $1.value ? $0.key < $1.key : $0.value > $1.value }

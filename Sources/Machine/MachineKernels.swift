@@ -31,6 +31,7 @@ extension Machine {
   public func runOldKernel() {
     enter(.oldKernelRunning)
     sampleDMA(options.burst)
+    clock.advance(nanoseconds: options.oldKernelRunNanoseconds)
   }
 
   /// `kernel_kexec()` or `__crash_kexec()`, then the next kernel's loading and early boot.
@@ -57,6 +58,7 @@ extension Machine {
       event("machine", "crash kernel runs in its reservation; the old kernel's memory is the dump")
     }
     sampleDMA(options.burst)
+    clock.advance(nanoseconds: options.earlyBootNanoseconds)
   }
 
   /// `kernel_kexec()` (kernel/kexec_core.c, Linux 7.2): `kexec_in_progress`, then
@@ -146,7 +148,7 @@ extension Machine {
     for (i, iommu) in iommus.enumerated() {
       let boot = KernelBoot(
         kernel: kernel, core: core, memory: memory, allocator: allocator,
-        tap: { [unowned self] registers in
+        tap: { [unowned self, unowned iommu] registers in
           RegisterTap(registers, controlRegisters: iommu.adapter.controlRegisters) { offset, sample in
             self.noteRegisterWrite(iommu: iommu, offset: offset)
             if sample { self.sampleDMA() }

@@ -16,6 +16,7 @@ struct IOMMUModelCommand: ParsableCommand {
       Check.self,
       Trace.self,
       Bench.self,
+      Handover.self,
     ])
 }
 

@@ -1,0 +1,11 @@
+/// The adapters of the real drivers, by command-line name, in matrix order.
+public enum HandoverAdapters {
+  public static var all: [(name: String, make: @Sendable () -> any HandoverIOMMU)] {
+    []
+  }
+
+  /// The adapter named `name`, fresh.
+  public static func named(_ name: String) -> (any HandoverIOMMU)? {
+    all.first { $0.name == name }?.make()
+  }
+}
