@@ -10,22 +10,23 @@ import Memory
 final class ClientDriver: DeviceDriver {
   unowned let client: MachineClient
   unowned let machine: Machine
+  let bus: BusType
+  let matchTable: [DeviceMatch]
 
-  init(client: MachineClient, machine: Machine) {
+  /// The driver for `client`, matching the `device` the machine made for it.
+  init(client: MachineClient, device: Device, machine: Machine) {
     self.client = client
     self.machine = machine
+    bus = device.bus
+    if case .pci(let id) = device.identity {
+      matchTable = [.pci(vendor: id.vendor, device: id.device)]
+    } else {
+      matchTable = [.compatible("iommu-model,\(client.name)")]
+    }
   }
 
   var name: String { client.spec.kind.driverName }
-  var bus: BusType { machine.iommus[client.iommuIndex].adapter.clientBus }
   var hasShutdown: Bool { client.spec.quiesced }
-
-  var matchTable: [DeviceMatch] {
-    guard case .pci(let id)? = client.device?.identity else {
-      return [.compatible("iommu-model,\(client.name)")]
-    }
-    return [.pci(vendor: id.vendor, device: id.device)]
-  }
 
   func probe(_ device: Device, match: DeviceMatch) throws(Errno) {
     let kind = client.spec.kind
@@ -42,13 +43,14 @@ final class ClientDriver: DeviceDriver {
     } else {
       mapping = DirectMapping()
     }
-    var segments: [DMASegment] = []
-    for _ in 0..<kind.buffers.count {
-      let buffer = try device.dmaAllocCoherent(size: kind.buffers.size)
-      machine.memory.setOwner(
-        .deviceBuffer("\(machine.generation):\(client.name)"), base: buffer.address, size: buffer.size)
-      let iova = try mapping.map(physical: buffer.address, size: buffer.size, dmaMask: kind.dmaMask)
-      segments.append(DMASegment(iova: iova, physical: buffer.address, size: buffer.size))
+    // One coherent allocation holds all the buffers (a ring, a command table), mapped at once.
+    let (count, size) = kind.buffers
+    let area = try device.dmaAllocCoherent(size: UInt64(count) * size)
+    machine.memory.setOwner(
+      .deviceBuffer("\(machine.generation):\(client.name)"), base: area.address, size: area.size)
+    let iova = try mapping.map(physical: area.address, size: area.size, dmaMask: kind.dmaMask)
+    let segments = (0..<UInt64(count)).map {
+      DMASegment(iova: iova + $0 * size, physical: area.address + $0 * size, size: size)
     }
     client.engine.start(DMAProgram(generation: machine.generation, segments: segments))
     // pci_set_master(): the function may master the bus again.

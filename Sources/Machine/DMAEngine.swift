@@ -37,9 +37,15 @@ public final class DMAEngine {
 
   init(kind: ClientKind) {
     self.kind = kind
-    let tag = UInt8(truncatingIfNeeded: kind.rawValue.utf8.first ?? 0x44)
-    payload = (0..<kind.transferSize).map { UInt8(truncatingIfNeeded: $0) ^ tag }
+    payload = Self.payloads[kind] ?? []
   }
+
+  /// One recognisable payload per kind, made once.
+  static let payloads: [ClientKind: [UInt8]] = Dictionary(
+    uniqueKeysWithValues: ClientKind.allCases.map { kind in
+      let tag = UInt8(truncatingIfNeeded: kind.rawValue.utf8.first ?? 0x44)
+      return (kind, (0..<kind.transferSize).map { UInt8(truncatingIfNeeded: $0) ^ tag })
+    })
 
   /// A driver programs the engine and starts it (it keeps feeding it from now on).
   func start(_ program: DMAProgram) {

@@ -81,7 +81,9 @@ extension Machine {
       initResult: results.joined(separator: ";"), orderingViolations: violations.count)
     return HandoverOutcome(
       row: row, dma: dma,
-      stages: HandoverStage.allCases.compactMap { s in stageStats[s].map { (s, $0) } },
+      stages: HandoverStage.allCases.compactMap { s in
+        stageTotals[s.index].transactions > 0 ? (s, stageTotals[s.index]) : nil
+      },
       clients: zip(clients, working).map { ($0.name, $0.spec.quiesced, $1, $0.stats) },
       nextKernelPollingMicroseconds: (nextBootEnd - nextBootStart) / 1_000,
       handoverMicroseconds: (nextBootEnd - handoverStart) / 1_000,

@@ -66,7 +66,7 @@ public struct MachineOptions: Sendable, Hashable {
   public var iommuDriverLoadedLate = false
   /// Transactions each running engine issues in a stage that stands for a long time (the old
   /// kernel running, the next kernel's early boot, the next kernel running).
-  public var burst = 8
+  public var burst = 4
   /// Simulated time the old kernel runs before the handover, and the time from the jump to the
   /// next kernel until its IOMMU driver probes (purgatory, decompression, early init).
   public var oldKernelRunNanoseconds: UInt64 = 1_000_000_000
@@ -98,7 +98,8 @@ public final class Machine {
   /// The label of the current kernel's memory (`old`, `new`, `crash`).
   public internal(set) var generation = "old"
   public internal(set) var stage = HandoverStage.oldKernelBoot
-  public internal(set) var stageStats: [HandoverStage: DMAStats] = [:]
+  /// DMA per stage, indexed by ``HandoverStage/index``.
+  var stageTotals = [DMAStats](repeating: DMAStats(), count: HandoverStage.allCases.count)
   public internal(set) var timeline: [TimelineEvent] = []
   var registerWrites: [String: [String: Int]] = [:]
   var loggedLines: [ObjectIdentifier: Int] = [:]
@@ -136,9 +137,12 @@ public final class Machine {
   }
 
   /// DMA of every stage so far.
+  /// DMA of one stage so far.
+  public func stats(of stage: HandoverStage) -> DMAStats { stageTotals[stage.index] }
+
   public var totalStats: DMAStats {
     var total = DMAStats()
-    for s in stageStats.values { total += s }
+    for s in stageTotals { total += s }
     return total
   }
 
@@ -217,7 +221,7 @@ public final class Machine {
   }
 
   private func record(_ s: DMAStats, _ client: MachineClient) {
-    stageStats[stage, default: DMAStats()] += s
+    stageTotals[stage.index] += s
     client.stats += s
     client.finalStageStats += s
   }
@@ -267,7 +271,7 @@ public final class Machine {
       event(iommu, "\(total) register writes: \(detail)")
     }
     registerWrites = [:]
-    let s = stageStats[stage] ?? DMAStats()
+    let s = stageTotals[stage.index]
     if s.transactions > 0 { event("DMA", s.summary) }
   }
 }

@@ -164,8 +164,8 @@ extension Machine {
     }
     if stage == .nextKernelIOMMUProbe { enter(.nextKernelClientProbe) }
     for client in clients {
-      let driver = ClientDriver(client: client, machine: self)
       let device = makeClientDevice(client)
+      let driver = ClientDriver(client: client, device: device, machine: self)
       client.device = device
       core.register(device)
       core.register(driver)

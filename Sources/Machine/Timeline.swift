@@ -22,4 +22,18 @@ public enum HandoverStage: String, Sendable, Hashable, CaseIterable, Codable {
   case nextKernelIOMMUProbe = "next kernel: IOMMU probe"
   case nextKernelClientProbe = "next kernel: client probe"
   case nextKernelRunning = "next kernel running"
+
+  /// The stage's position in ``allCases``.
+  public var index: Int {
+    switch self {
+    case .oldKernelBoot: 0
+    case .oldKernelRunning: 1
+    case .deviceShutdown: 2
+    case .crash: 3
+    case .kernelLoad: 4
+    case .nextKernelIOMMUProbe: 5
+    case .nextKernelClientProbe: 6
+    case .nextKernelRunning: 7
+    }
+  }
 }

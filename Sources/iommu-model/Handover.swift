@@ -77,7 +77,8 @@ struct Handover: ParsableCommand {
     let specs: [ClientSpec]
     do { specs = try ClientSpec.parse(clients) } catch { throw ValidationError(error.description) }
     let adapters = names.compactMap { HandoverCatalog.make($0) }
-    for a in adapters where !(a.variants.contains(variant) || (variant == Machine.kernelListPolicy && a.kernelList != nil)) {
+    for a in adapters
+    where !(a.variants.contains(variant) || (variant == Machine.kernelListPolicy && a.kernelList != nil)) {
       throw ValidationError("\(a.name) has no variant '\(variant)'; known: \(a.variants.joined(separator: ", "))")
     }
     let machine = Machine(iommus: adapters.map { ($0, variant) }, clients: specs)

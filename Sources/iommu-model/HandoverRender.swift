@@ -13,7 +13,8 @@ enum HandoverRender {
     out += ["", "clients:"]
     for c in o.clients {
       out.append(
-        "  \(c.name) (\(c.quiesced ? "quiesced" : "not quiesced")): \(c.works ? "works again" : "lost"); \(c.dma.summary)")
+        "  \(c.name) (\(c.quiesced ? "quiesced" : "not quiesced")): \(c.works ? "works again" : "lost"); \(c.dma.summary)"
+      )
     }
     out += ["", "outcome:"]
     let width = MatrixRow.columns.map(\.count).max() ?? 0

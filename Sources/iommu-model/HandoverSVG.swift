@@ -6,15 +6,15 @@ import IOMMUModel
 enum HandoverSVG {
   static var metrics: [(name: String, good: Bool, value: @Sendable (MatrixRow) -> Int)] {
     [
-    ("corruptedNewKernelBytes", false, \.corruptedNewKernelBytes),
-    ("corruptedCrashKernelBytes", false, \.corruptedCrashKernelBytes),
-    ("corruptedDumpBytes", false, \.corruptedDumpBytes),
-    ("unbackedTransactions", false, \.unbackedTransactions),
-    ("blockedTransactions", false, \.blockedTransactions),
-    ("faults", false, \.faults),
-    ("devicesRecovered", true, \.devicesRecovered),
-    ("devicesLost", false, \.devicesLost),
-    ("orderingViolations", false, \.orderingViolations),
+      ("corruptedNewKernelBytes", false, \.corruptedNewKernelBytes),
+      ("corruptedCrashKernelBytes", false, \.corruptedCrashKernelBytes),
+      ("corruptedDumpBytes", false, \.corruptedDumpBytes),
+      ("unbackedTransactions", false, \.unbackedTransactions),
+      ("blockedTransactions", false, \.blockedTransactions),
+      ("faults", false, \.faults),
+      ("devicesRecovered", true, \.devicesRecovered),
+      ("devicesLost", false, \.devicesLost),
+      ("orderingViolations", false, \.orderingViolations),
     ]
   }
 
@@ -47,7 +47,9 @@ enum HandoverSVG {
       }
       let x = labelWidth + metrics.count * cell.w
       let ok = r.initResult.split(separator: ";").allSatisfy { $0 == "0" }
-      out.append("<rect x=\"\(x)\" y=\"\(y)\" width=\"\(cell.w - 2)\" height=\"\(cell.h - 2)\" fill=\"\(ok ? "#e8f4e8" : "#f4c0c0")\"/>")
+      out.append(
+        "<rect x=\"\(x)\" y=\"\(y)\" width=\"\(cell.w - 2)\" height=\"\(cell.h - 2)\" fill=\"\(ok ? "#e8f4e8" : "#f4c0c0")\"/>"
+      )
       out.append("<text x=\"\(x + 4)\" y=\"\(y + 13)\">\(escape(r.initResult))</text>")
     }
     out.append("</svg>")
