@@ -25,17 +25,21 @@ let package = Package(
     // The handover machine: memory, DMA masters, kernels, kexec and kdump (issue 8).
     .target(
       name: "Machine",
-      dependencies: ["MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "SimulatedHardware"]),
+      dependencies: ["MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "SimulatedHardware", "RISCVIOMMU"]),
     // A tiny IOMMU (hardware, driver, adapter) to test the machine and users' own adapters.
     .target(name: "MachineTesting", dependencies: ["Machine"]),
 
     // MARK: Drivers (drivers/iommu/...), mirroring the kernel tree
+    .target(
+      name: "RISCVIOMMU", dependencies: ["MMIO", "Kernel", "DeviceCore", "PCI", "Firmware", "Memory"],
+      path: "drivers/iommu/riscv"),
 
     // MARK: Products
     .target(
       name: "IOMMUModel",
       dependencies: [
-        "MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "Firmware", "SimulatedHardware", "Machine",
+        "MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "Firmware", "SimulatedHardware", "RISCVIOMMU",
+        "Machine",
       ]),
     .target(
       name: "IOMMUModelTesting",
@@ -44,6 +48,7 @@ let package = Package(
       name: "iommu-model",
       dependencies: [
         "IOMMUModel",
+        "IOMMUModelTesting",
         "MachineTesting",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
@@ -55,6 +60,7 @@ let package = Package(
     .testTarget(name: "MemoryTests", dependencies: ["Memory"]),
     .testTarget(name: "DeviceCoreTests", dependencies: ["DeviceCore", "IOMMUModelTesting"]),
     .testTarget(name: "FirmwareTests", dependencies: ["Firmware", "IOMMUModelTesting"]),
+    .testTarget(name: "RISCVIOMMUTests", dependencies: ["RISCVIOMMU", "IOMMUModelTesting"]),
     .testTarget(name: "MachineTests", dependencies: ["Machine", "MachineTesting"]),
   ],
   swiftLanguageModes: [.v6]

@@ -6,4 +6,5 @@
 @_exported import Machine
 @_exported import Memory
 @_exported import PCI
+@_exported import RISCVIOMMU
 @_exported import SimulatedHardware

@@ -60,19 +60,26 @@ extension SimulatedClock {
     if sleepBeforeRead && sleepUs > 0 { nanoseconds &+= step }
     var reads = 0
     var value: T
+    // `cond` runs exactly once after each `op`, as in the kernel macro: conditions that read
+    // registers themselves (riscv_iommu_queue_wait reads CQCSR) leave the kernel's trace.
+    var satisfied = false
     while true {
       value = try op()
       reads += 1
-      if cond(value) { break }
+      if cond(value) {
+        satisfied = true
+        break
+      }
       if timeoutUs != 0 && nanoseconds > deadline {
         value = try op()
         reads += 1
+        satisfied = cond(value)
         break
       }
       nanoseconds &+= step
     }
     return Polled(
-      value: value, error: cond(value) ? nil : .ETIMEDOUT,
+      value: value, error: satisfied ? nil : .ETIMEDOUT,
       elapsedMicroseconds: (nanoseconds - start) / 1_000, reads: reads)
   }
 }

@@ -25,14 +25,18 @@ struct Check: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract:
       "Run a driver's init_check (or probe) on its hardware model and print errno, log and trace.",
-    subcommands: [])
+    subcommands: [
+      CheckRISCV.self
+    ])
 }
 
 /// `iommu-model trace DRIVER ...`: the model's access trace of probe followed by shutdown.
 struct Trace: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Print the model's register access trace of a driver's probe followed by shutdown.",
-    subcommands: [])
+    subcommands: [
+      TraceRISCV.self
+    ])
 }
 
 /// `--json` or text, shared by the subcommands that report.

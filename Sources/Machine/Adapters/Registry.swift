@@ -1,7 +1,9 @@
 /// The adapters of the real drivers, by command-line name, in matrix order.
 public enum HandoverAdapters {
   public static var all: [(name: String, make: @Sendable () -> any HandoverIOMMU)] {
-    []
+    [
+      ("riscv", { RISCVIOMMUAdapter() })
+    ]
   }
 
   /// The adapter named `name`, fresh.

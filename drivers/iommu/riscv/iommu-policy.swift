@@ -1,0 +1,17 @@
+/// What the driver does at handover: Linux 7.2's choice, and the alternatives argued in the
+/// v3 review of the driver (2024). A user selects one to prototype the debate.
+public enum RISCVIOMMUPolicy: String, CaseIterable, Sendable, Hashable, CustomStringConvertible {
+  /// Linux 7.2: shutdown writes DDTP := BARE and clears the queue CSRs; init_check in a kdump
+  /// kernel disables a translating IOMMU, outside kdump refuses a DDTP above BARE with -EBUSY.
+  case kernel
+  /// Shutdown leaves the IOMMU blocking (DDTP := OFF) before handover; init_check accepts OFF and,
+  /// in a kdump kernel, treats any other mode as an error (-EBUSY).
+  case blockingHandover = "blocking-handover"
+  /// init_check fails with -EBUSY whenever DDTP is not OFF or BARE, kdump or not.
+  case refuse
+
+  public var description: String { rawValue }
+
+  /// The DDTP mode `riscv_iommu_disable()` leaves behind.
+  var disableMode: RISCVIOMMUDDTPMode { self == .blockingHandover ? .off : .bare }
+}
