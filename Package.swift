@@ -25,7 +25,7 @@ let package = Package(
     // The handover machine: memory, DMA masters, kernels, kexec and kdump (issue 8).
     .target(
       name: "Machine",
-      dependencies: ["MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "SimulatedHardware", "RISCVIOMMU"]),
+      dependencies: ["MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "SimulatedHardware", "RISCVIOMMU", "ARMSMMU"]),
     // A tiny IOMMU (hardware, driver, adapter) to test the machine and users' own adapters.
     .target(name: "MachineTesting", dependencies: ["Machine"]),
 
@@ -33,13 +33,17 @@ let package = Package(
     .target(
       name: "RISCVIOMMU", dependencies: ["MMIO", "Kernel", "DeviceCore", "PCI", "Firmware", "Memory"],
       path: "drivers/iommu/riscv"),
+    .target(
+      name: "ARMSMMU",
+      dependencies: ["MMIO", "Kernel", "DeviceCore", "PCI", "Firmware", "Memory"],
+      path: "drivers/iommu/arm/arm-smmu"),
 
     // MARK: Products
     .target(
       name: "IOMMUModel",
       dependencies: [
         "MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "Firmware", "SimulatedHardware", "RISCVIOMMU",
-        "Machine",
+        "ARMSMMU", "Machine",
       ]),
     .target(
       name: "IOMMUModelTesting",
@@ -61,6 +65,7 @@ let package = Package(
     .testTarget(name: "DeviceCoreTests", dependencies: ["DeviceCore", "IOMMUModelTesting"]),
     .testTarget(name: "FirmwareTests", dependencies: ["Firmware", "IOMMUModelTesting"]),
     .testTarget(name: "RISCVIOMMUTests", dependencies: ["RISCVIOMMU", "IOMMUModelTesting"]),
+    .testTarget(name: "ARMSMMUTests", dependencies: ["ARMSMMU", "IOMMUModelTesting"]),
     .testTarget(name: "MachineTests", dependencies: ["Machine", "MachineTesting"]),
   ],
   swiftLanguageModes: [.v6]

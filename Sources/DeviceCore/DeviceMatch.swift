@@ -11,6 +11,9 @@ public enum DeviceMatch: Sendable, Hashable, CustomStringConvertible {
   case compatible(String)
   /// An ACPI `_HID`.
   case acpi(String)
+  /// `platform_match()`'s last resort: the driver's name equals the platform device's name
+  /// without its instance suffix, as for the devices IORT creates (`arm-smmu.0.auto`).
+  case name(String)
 
   public var description: String {
     switch self {
@@ -18,6 +21,7 @@ public enum DeviceMatch: Sendable, Hashable, CustomStringConvertible {
     case .pciClass(let c, let m): "pci class \(hex(c, digits: 6))/\(hex(m, digits: 6))"
     case .compatible(let c): "compatible \"\(c)\""
     case .acpi(let h): "acpi \(h)"
+    case .name(let n): "name \(n)"
     }
   }
 
@@ -28,6 +32,7 @@ public enum DeviceMatch: Sendable, Hashable, CustomStringConvertible {
     case (.pciClass(let c, let m), .pci(let id)): return id.classCode & m == c & m
     case (.compatible(let c), .platform(let compatible, _)): return compatible.contains(c)
     case (.acpi(let h), .platform(_, let hid)): return hid == h
+    case (.name(let n), .platform): return device.name == n || device.name.hasPrefix(n + ".")
     default: return false
     }
   }

@@ -13,6 +13,11 @@ public enum FirmwareError: Error, Sendable, Hashable, CustomStringConvertible {
   case noRawData(source: String)
   /// A line of the raw data block could not be read.
   case badHexLine(source: String, line: Int, text: String)
+  /// A structure (subtable, node, device scope) whose length runs past the end of what holds it
+  /// (the kernel's "Record passes table end").
+  case structurePastEnd(table: String, offset: Int, length: Int, available: Int)
+  /// A structure the kernel refuses for a reason no other case names; `reason` is the kernel's words.
+  case malformed(table: String, offset: Int, reason: String)
 
   public var description: String {
     switch self {
@@ -23,6 +28,9 @@ public enum FirmwareError: Error, Sendable, Hashable, CustomStringConvertible {
     case .invalidField(let t, let o, let f, let v): "\(t): invalid \(f) \(hex(v)) at offset \(hex(o))"
     case .noRawData(let s): "\(s): no \"Raw Table Data\" block"
     case .badHexLine(let s, let l, let t): "\(s):\(l): cannot read hex dump line: \(t)"
+    case .structurePastEnd(let t, let o, let l, let a):
+      "\(t): structure at offset \(hex(o)) has length \(l) but only \(a) bytes remain"
+    case .malformed(let t, let o, let r): "\(t): at offset \(hex(o)): \(r)"
     }
   }
 }
@@ -131,7 +139,8 @@ public enum ACPITableSource {
       let t = line.drop { $0 == " " || $0 == "\t" }
       if t.isEmpty { continue }
       guard let colon = t.firstIndex(of: ":"), t[..<colon].allSatisfy(\.isHexDigit) else { break }
-      let hexPart = t[t.index(after: colon)...].split(separator: "/", maxSplits: 1)[0]
+      // A line may hold nothing but a comment after its offset ("0050: // ...").
+      let hexPart = t[t.index(after: colon)...].split(separator: "/", maxSplits: 1).first ?? ""
       for word in hexPart.split(separator: " ") {
         guard word.count == 2, let b = UInt8(word, radix: 16) else {
           throw .badHexLine(source: source, line: n + 1, text: String(line))

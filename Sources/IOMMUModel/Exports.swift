@@ -1,4 +1,5 @@
 // The one import a user needs: `import IOMMUModel`.
+@_exported import ARMSMMU
 @_exported import DeviceCore
 @_exported import Firmware
 @_exported import Kernel

@@ -69,6 +69,8 @@ public enum DefaultDomainType: String, Sendable, Hashable, CaseIterable {
 public struct KernelConfig: Sendable, Hashable {
   /// `CONFIG_ARM_SMMU_DISABLE_BYPASS_BY_DEFAULT` (default y).
   public var armSMMUDisableBypassByDefault = true
+  /// `CONFIG_ARM_SMMU_MMU_500_CPRE_ERRATA` (default y).
+  public var armSMMUMMU500CPREErrata = true
   /// `CONFIG_INTEL_IOMMU_DEFAULT_ON` (default y since v6.8 in most configs).
   public var intelIOMMUDefaultOn = true
   /// `CONFIG_IOMMU_DEFAULT_PASSTHROUGH` (default n).

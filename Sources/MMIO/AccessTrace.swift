@@ -35,29 +35,71 @@ public struct MMIOAccess: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// An ordered record of register accesses, shared by the recorders that append to it.
+///
+/// Recording sits on the hot path of every traced access, so the storage is a plain growable
+/// buffer reached through a `let` pointer: no exclusivity checks, no copy-on-write checks.
 public final class AccessTrace: CustomStringConvertible {
-  public private(set) var accesses: [MMIOAccess] = []
-  /// Set to false to pause recording without unwrapping the backend.
-  public var isEnabled = true
+  @usableFromInline
+  struct Storage {
+    @usableFromInline var elements: UnsafeMutablePointer<MMIOAccess>
+    @usableFromInline var count: Int
+    @usableFromInline var capacity: Int
+    @usableFromInline var isEnabled: Bool
+  }
 
-  public init() {}
+  // SAFETY: allocated in init, freed in deinit; `elements` holds `capacity` slots of which the
+  // first `count` are initialised (MMIOAccess is a trivial type).
+  @usableFromInline let storage: UnsafeMutablePointer<Storage>
+
+  public init() {
+    storage = .allocate(capacity: 1)
+    storage.initialize(to: Storage(elements: .allocate(capacity: 256), count: 0, capacity: 256, isEnabled: true))
+  }
+
+  deinit {
+    storage.pointee.elements.deallocate()
+    storage.deallocate()
+  }
+
+  /// Set to false to pause recording without unwrapping the backend.
+  public var isEnabled: Bool {
+    get { storage.pointee.isEnabled }
+    set { storage.pointee.isEnabled = newValue }
+  }
 
   @inlinable
   public func append(_ access: MMIOAccess) {
-    if isEnabled { appendUnconditionally(access) }
+    guard storage.pointee.isEnabled else { return }
+    let n = storage.pointee.count
+    if n == storage.pointee.capacity { grow() }
+    (storage.pointee.elements + n).initialize(to: access)
+    storage.pointee.count = n + 1
   }
 
   @usableFromInline
-  func appendUnconditionally(_ access: MMIOAccess) { accesses.append(access) }
+  func grow() {
+    let newCapacity = storage.pointee.capacity * 2
+    let elements = UnsafeMutablePointer<MMIOAccess>.allocate(capacity: newCapacity)
+    elements.moveInitialize(from: storage.pointee.elements, count: storage.pointee.count)
+    storage.pointee.elements.deallocate()
+    storage.pointee.elements = elements
+    storage.pointee.capacity = newCapacity
+  }
 
-  public func removeAll() { accesses.removeAll(keepingCapacity: true) }
+  /// Forgets every access, keeping the buffer.
+  public func removeAll() { storage.pointee.count = 0 }
+
+  /// The accesses recorded, in order.
+  public var accesses: [MMIOAccess] {
+    Array(UnsafeBufferPointer(start: storage.pointee.elements, count: storage.pointee.count))
+  }
+
+  public var count: Int { storage.pointee.count }
 
   /// The canonical text form, one access a line.
   public var lines: [String] { accesses.map(\.description) }
 
   public var description: String { lines.joined(separator: "\n") }
-
-  public var count: Int { accesses.count }
 }
 
 /// A decorator that records every access that reaches `base`, in the canonical form.

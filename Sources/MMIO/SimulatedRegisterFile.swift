@@ -69,19 +69,29 @@ public final class SimulatedRegisterFile: WritableRegisterIO {
   public let size: Int
   public let supportedWidths: AccessWidths
   public private(set) var definitions: [Definition]
-  /// Fault injection: every read returns all ones (a device that fell off the bus).
-  public var readsAllOnes = false
 
+  // The hot path reads only `let` buffers (no exclusivity or copy-on-write checks); the hook
+  // arrays are touched only for registers whose flag byte says they have hooks.
   @usableFromInline let storage: RawBytes
   @usableFromInline let readOnlyMask: RawBytes
   @usableFromInline let w1cMask: RawBytes
   @usableFromInline let readZeroMask: RawBytes
+  /// Per byte: ``hasWriteHooks`` | ``hasReadHook``; byte `size` holds ``allOnesFlag``.
+  @usableFromInline let flags: RawBytes
+  @usableFromInline static let hasWriteHooks: UInt64 = 1
+  @usableFromInline static let hasReadHook: UInt64 = 2
+  @usableFromInline static let allOnesFlag: UInt64 = 1
   /// Per byte: index into `definitions`, or -1.
-  @usableFromInline var registerIndex: [Int32]
-  @usableFromInline var writeHooks: [WriteHook?]
-  @usableFromInline var legalizeHooks: [LegalizeHook?]
-  @usableFromInline var readHooks: [ReadHook?]
-  @usableFromInline var hasReadHooks = false
+  private var registerIndex: [Int32]
+  private var writeHooks: [WriteHook?]
+  private var legalizeHooks: [LegalizeHook?]
+  private var readHooks: [ReadHook?]
+
+  /// Fault injection: every read returns all ones (a device that fell off the bus).
+  public var readsAllOnes: Bool {
+    get { flags.load(.byte, at: size) != 0 }
+    set { flags.store(newValue ? Self.allOnesFlag : 0, .byte, at: size) }
+  }
 
   public init(size: Int, supportedWidths: AccessWidths = .mmio, registers: [Definition]) {
     precondition(size > 0, "a register block needs a size")
@@ -91,6 +101,7 @@ public final class SimulatedRegisterFile: WritableRegisterIO {
     readOnlyMask = RawBytes(count: size, fill: 0xff)
     w1cMask = RawBytes(count: size)
     readZeroMask = RawBytes(count: size)
+    flags = RawBytes(count: size + 1)
     registerIndex = Array(repeating: -1, count: size)
     definitions = []
     writeHooks = []
@@ -104,6 +115,7 @@ public final class SimulatedRegisterFile: WritableRegisterIO {
     readOnlyMask.free()
     w1cMask.free()
     readZeroMask.free()
+    flags.free()
   }
 
   /// Adds a register. Registers must not overlap.
@@ -145,20 +157,32 @@ public final class SimulatedRegisterFile: WritableRegisterIO {
     return Int(index)
   }
 
+  private func setFlag(_ flag: UInt64, register index: Int) {
+    let d = definitions[index]
+    for byte in d.offset..<(d.offset + d.width.rawValue) {
+      flags.store(flags.load(.byte, at: byte) | flag, .byte, at: byte)
+    }
+  }
+
   /// Runs `hook` after every software write to the register at `offset`.
   public func onWrite(at offset: Int, _ hook: @escaping WriteHook) {
-    writeHooks[index(at: offset)] = hook
+    let i = index(at: offset)
+    writeHooks[i] = hook
+    setFlag(Self.hasWriteHooks, register: i)
   }
 
   /// Legalises every value software writes to the register at `offset` (WARL fields).
   public func legalize(at offset: Int, _ hook: @escaping LegalizeHook) {
-    legalizeHooks[index(at: offset)] = hook
+    let i = index(at: offset)
+    legalizeHooks[i] = hook
+    setFlag(Self.hasWriteHooks, register: i)
   }
 
   /// Runs `hook` before every software read of the register at `offset`.
   public func onRead(at offset: Int, _ hook: @escaping ReadHook) {
-    readHooks[index(at: offset)] = hook
-    hasReadHooks = true
+    let i = index(at: offset)
+    readHooks[i] = hook
+    setFlag(Self.hasReadHook, register: i)
   }
 
   /// Restores every register to its reset value (hooks stay).
@@ -194,22 +218,21 @@ public final class SimulatedRegisterFile: WritableRegisterIO {
 
   @inlinable
   public func uncheckedRead(_ width: AccessWidth, at offset: Int) throws(IOError) -> UInt64 {
-    if readsAllOnes { return width.valueMask }
-    if hasReadHooks { runReadHook(at: offset) }
+    if flags.load(.byte, at: offset) & Self.hasReadHook != 0 { runReadHook(at: offset) }
+    if flags.load(.byte, at: size) != 0 { return width.valueMask }
     return storage.load(width, at: offset) & ~readZeroMask.load(width, at: offset)
   }
 
   @usableFromInline
   func runReadHook(at offset: Int) {
-    let index = registerIndex[offset]
-    if index >= 0, let hook = readHooks[Int(index)] { hook(self, definitions[Int(index)]) }
+    let index = Int(registerIndex[offset])
+    readHooks[index]?(self, definitions[index])
   }
 
   @inlinable
   public func uncheckedWrite(_ value: UInt64, _ width: AccessWidth, at offset: Int) throws(IOError) {
-    let index = registerIndex[offset]
-    if index >= 0, writeHooks[Int(index)] != nil || legalizeHooks[Int(index)] != nil {
-      writeWithHooks(value, width, at: offset, index: Int(index))
+    if flags.load(.byte, at: offset) & Self.hasWriteHooks != 0 {
+      writeWithHooks(value, width, at: offset)
       return
     }
     storage.store(masked(value, width, at: offset), width, at: offset)
@@ -224,7 +247,8 @@ public final class SimulatedRegisterFile: WritableRegisterIO {
   }
 
   @usableFromInline
-  func writeWithHooks(_ value: UInt64, _ width: AccessWidth, at offset: Int, index: Int) {
+  func writeWithHooks(_ value: UInt64, _ width: AccessWidth, at offset: Int) {
+    let index = Int(registerIndex[offset])
     let d = definitions[index]
     let old = storage.load(d.width, at: d.offset)
     storage.store(masked(value, width, at: offset), width, at: offset)

@@ -266,8 +266,9 @@ public final class Machine {
     flushLogs()
     for (iommu, counts) in registerWrites.sorted(by: { $0.key < $1.key }) {
       let total = counts.values.reduce(0, +)
-      let detail = counts.sorted { $0.value == $1.value ? $0.key < $1.key : $0.value > $1.value }
-        .map { "\($0.key)×\($0.value)" }.joined(separator: " ")
+      let sorted = counts.sorted { $0.value == $1.value ? $0.key < $1.key : $0.value > $1.value }
+      var detail = sorted.prefix(8).map { "\($0.key)×\($0.value)" }.joined(separator: " ")
+      if sorted.count > 8 { detail += " and \(sorted.count - 8) more registers" }
       event(iommu, "\(total) register writes: \(detail)")
     }
     registerWrites = [:]

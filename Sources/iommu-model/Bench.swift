@@ -95,6 +95,7 @@ struct Bench: ParsableCommand {
     return Double(n) / seconds
   }
 
+  @inline(__always)
   private func measure(
     _ n: Int, accessesPerIteration: Int = 1, trace: AccessTrace? = nil, _ body: (Int) throws -> Void
   ) throws -> Double {

@@ -26,7 +26,8 @@ struct Check: ParsableCommand {
     abstract:
       "Run a driver's init_check (or probe) on its hardware model and print errno, log and trace.",
     subcommands: [
-      CheckRISCV.self
+      CheckRISCV.self,
+      CheckARMSMMU.self,
     ])
 }
 
@@ -35,7 +36,8 @@ struct Trace: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Print the model's register access trace of a driver's probe followed by shutdown.",
     subcommands: [
-      TraceRISCV.self
+      TraceRISCV.self,
+      TraceARMSMMU.self,
     ])
 }
 

@@ -41,7 +41,7 @@ public final class RadixDomain: DMAMapping {
   public let aperture: UInt64
   /// Runs after each map (an IOTLB invalidation where the hardware caches).
   public var afterMap: () throws(Errno) -> Void = {}
-  private var nextIOVA: [UInt64: UInt64] = [:]
+  private var iovas: IOVAAllocator
 
   public init(
     memory: PhysicalMemory, allocator: DMAAllocator, format: RadixFormat, aperture: UInt64
@@ -50,17 +50,14 @@ public final class RadixDomain: DMAMapping {
     self.allocator = allocator
     self.format = format
     self.aperture = aperture
+    iovas = IOVAAllocator(aperture: aperture)
     do { root = try allocator.allocate(size: PhysicalMemory.pageSize).address } catch { throw .ENOMEM }
   }
 
   /// `dma_map_single()`: an IOVA range below the mask, every page mapped.
   public func map(physical: UInt64, size: UInt64, dmaMask: UInt64) throws(Errno) -> UInt64 {
-    let limit = min(dmaMask == ~0 ? aperture : dmaMask &+ 1, aperture)
-    let top = nextIOVA[limit] ?? limit
     let pages = (size + PhysicalMemory.pageSize - 1) & ~(PhysicalMemory.pageSize - 1)
-    guard top >= pages else { throw .ENOSPC }
-    let iova = top - pages
-    nextIOVA[limit] = iova
+    let iova = try iovas.allocate(size: pages, dmaMask: dmaMask)
     for offset in stride(from: UInt64(0), to: pages, by: Int(PhysicalMemory.pageSize)) {
       try mapPage(iova + offset, to: physical + offset)
     }
@@ -85,5 +82,45 @@ public final class RadixDomain: DMAMapping {
     do {
       try memory.write64(format.leaf(physical), at: table + ((iova >> 12) & 0x1ff) * 8)
     } catch { throw .EFAULT }
+  }
+}
+
+/// `alloc_iova_fast()` as `iommu_dma_alloc_iova()` uses it: IOVAs from the top of the device's
+/// DMA mask, clamped to the domain's aperture, downwards.
+public struct IOVAAllocator: Sendable {
+  public let aperture: UInt64
+  private var next: [UInt64: UInt64] = [:]
+
+  public init(aperture: UInt64) { self.aperture = aperture }
+
+  /// A page-aligned range of `size` bytes below the mask's limit.
+  public mutating func allocate(size: UInt64, dmaMask: UInt64) throws(Errno) -> UInt64 {
+    let limit = min(dmaMask == ~0 ? aperture : dmaMask &+ 1, aperture)
+    let top = next[limit] ?? limit
+    let pages = (size + PhysicalMemory.pageSize - 1) & ~(PhysicalMemory.pageSize - 1)
+    guard top >= pages else { throw .ENOSPC }
+    next[limit] = top - pages
+    return top - pages
+  }
+}
+
+/// A domain whose page table the driver model builds: the adapter hands its map function over.
+public final class DriverDomain: DMAMapping {
+  private var iovas: IOVAAllocator
+  private let mapPages: (_ iova: UInt64, _ physical: UInt64, _ size: UInt64) throws(Errno) -> Void
+
+  public init(
+    aperture: UInt64,
+    mapPages: @escaping (_ iova: UInt64, _ physical: UInt64, _ size: UInt64) throws(Errno) -> Void
+  ) {
+    iovas = IOVAAllocator(aperture: aperture)
+    self.mapPages = mapPages
+  }
+
+  public func map(physical: UInt64, size: UInt64, dmaMask: UInt64) throws(Errno) -> UInt64 {
+    let pages = (size + PhysicalMemory.pageSize - 1) & ~(PhysicalMemory.pageSize - 1)
+    let iova = try iovas.allocate(size: pages, dmaMask: dmaMask)
+    try mapPages(iova, physical, pages)
+    return iova
   }
 }

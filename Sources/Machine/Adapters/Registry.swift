@@ -2,7 +2,8 @@
 public enum HandoverAdapters {
   public static var all: [(name: String, make: @Sendable () -> any HandoverIOMMU)] {
     [
-      ("riscv", { RISCVIOMMUAdapter() })
+      ("smmuv2", { ARMSMMUAdapter() }),
+      ("riscv", { RISCVIOMMUAdapter() }),
     ]
   }
 

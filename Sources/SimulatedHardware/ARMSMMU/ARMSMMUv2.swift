@@ -1,0 +1,127 @@
+import MMIO
+import Memory
+
+/// An SMMUv1/v2 (Arm CoreLink MMU-500 by default): the register file the arm-smmu driver
+/// programs, the handshakes it waits on, and a router for DMA that follows what was programmed.
+///
+/// Modelled behaviour:
+/// - sCR0 resets with CLIENTPD set (every transaction bypasses until software clears it);
+/// - sGFSR, sGFSYNR0-2 and CB_FSR are write-1-to-clear; ID registers and sTLBGSTATUS are read-only;
+/// - writing sTLBGSYNC (or a bank's TLBSYNC) starts a sync that stays active for
+///   ``SMMUv2Configuration/tlbSyncBusyReads`` reads of the status register (the busy phase);
+/// - SMR ID and MASK keep only the implemented bits (what `arm_smmu_test_smr_masks()` probes);
+/// - MMU-500: context bank ACTLR ignores writes while sACR.CACHE_LOCK is set.
+///
+/// Fault injection: ``tlbSyncNeverCompletes`` and the register file's `readsAllOnes`.
+public final class ARMSMMUv2: IOMMUHardwareModel {
+  public let name: String
+  public let configuration: SMMUv2Configuration
+  public let registers: SimulatedRegisterFile
+  /// Memory the context banks' translation tables live in (nil: translation faults).
+  public let memory: PhysicalMemory?
+  /// Fault injection: a started TLB sync never completes (GSACTIVE / SACTIVE stay set).
+  public var tlbSyncNeverCompletes = false
+  /// Every TLB invalidation the silicon received, in order (`TLBIALLH`, `CB0 TLBIASID 0x1`).
+  public private(set) var tlbInvalidations: [String] = []
+  /// Every fault the router recorded, in order, as a sentence.
+  public private(set) var faultLog: [String] = []
+
+  var globalSyncReadsLeft = 0
+  var contextSyncReadsLeft: [Int]
+
+  public init(
+    name: String = "smmu-500", configuration: SMMUv2Configuration = .mmu500,
+    memory: PhysicalMemory? = nil
+  ) {
+    self.name = name
+    self.configuration = configuration
+    self.memory = memory
+    registers = SimulatedRegisterFile(
+      size: configuration.registerSpaceSize, registers: configuration.registerDefinitions())
+    contextSyncReadsLeft = Array(repeating: 0, count: configuration.numContextBanks)
+    installHooks()
+  }
+
+  public func powerOnReset() {
+    registers.reset()
+    globalSyncReadsLeft = 0
+    contextSyncReadsLeft = Array(repeating: 0, count: configuration.numContextBanks)
+    tlbInvalidations = []
+    faultLog = []
+  }
+
+  // MARK: Backdoor helpers
+
+  func peek32(_ offset: Int) -> UInt32 { UInt32(truncatingIfNeeded: registers.peek(.dword, at: offset)) }
+  func poke32(_ value: UInt32, _ offset: Int) { registers.poke(UInt64(value), .dword, at: offset) }
+
+  /// The sCR0 the silicon currently acts on.
+  public var sCR0: UInt32 { peek32(SMMUv2Offsets.sCR0) }
+  /// Whether a global TLB sync is still running.
+  public var globalSyncActive: Bool {
+    peek32(SMMUv2Offsets.sTLBGSTATUS) & SMMUv2Bits.sTLBGSTATUSGSACTIVE != 0
+  }
+
+  // MARK: Side effects
+
+  private func installHooks() {
+    typealias O = SMMUv2Offsets
+    let c = configuration
+    registers.onWrite(at: O.sTLBGSYNC) { [unowned self] _, _ in
+      poke32(SMMUv2Bits.sTLBGSTATUSGSACTIVE, O.sTLBGSTATUS)
+      globalSyncReadsLeft = c.tlbSyncBusyReads
+    }
+    registers.onRead(at: O.sTLBGSTATUS) { [unowned self] _, _ in
+      if tlbSyncNeverCompletes { return }
+      if globalSyncReadsLeft == 0 {
+        poke32(0, O.sTLBGSTATUS)
+      } else {
+        globalSyncReadsLeft -= 1
+      }
+    }
+    for (offset, label) in [(O.tlbiVMID, "TLBIVMID"), (O.tlbiAllNSNH, "TLBIALLNSNH"), (O.tlbiAllH, "TLBIALLH")] {
+      registers.onWrite(at: offset) { [unowned self] _, event in
+        tlbInvalidations.append(label == "TLBIVMID" ? "\(label) \(hex(event.value))" : label)
+      }
+    }
+    // SMR: only the implemented ID and MASK bits stick; with EXIDENABLE the valid bit lives in
+    // S2CR.EXIDVALID and bit 31 is a MASK bit.
+    for n in 0..<c.numSMRGroups where c.streamMatching {
+      registers.legalize(at: O.smr(n)) { [unowned self] _, proposed in
+        let exid = sCR0 & SMMUv2Bits.sCR0EXIDENABLE != 0
+        let keep =
+          UInt64(c.smrMaskBits) << 16 | UInt64(c.smrIDBits) | (exid ? 0 : UInt64(SMMUv2Bits.smrValid))
+        return proposed & keep
+      }
+    }
+    for n in 0..<c.numContextBanks {
+      let cb = c.contextBankOffset(n)
+      registers.onWrite(at: cb + O.cbTLBSYNC) { [unowned self] _, _ in
+        poke32(1, cb + O.cbTLBSTATUS)
+        contextSyncReadsLeft[n] = c.tlbSyncBusyReads
+      }
+      registers.onRead(at: cb + O.cbTLBSTATUS) { [unowned self] _, _ in
+        if tlbSyncNeverCompletes { return }
+        if contextSyncReadsLeft[n] == 0 {
+          poke32(0, cb + O.cbTLBSTATUS)
+        } else {
+          contextSyncReadsLeft[n] -= 1
+        }
+      }
+      registers.legalize(at: cb + O.cbACTLR) { [unowned self] old, proposed in
+        peek32(O.sACR) & SMMUv2Bits.acrCacheLock != 0 ? old : proposed
+      }
+      for (offset, label) in [
+        (O.cbTLBIASID, "TLBIASID"), (O.cbTLBIVA, "TLBIVA"), (O.cbTLBIVAL, "TLBIVAL"), (O.cbTLBIIPAS2, "TLBIIPAS2"),
+        (O.cbTLBIIPAS2L, "TLBIIPAS2L"),
+      ] {
+        registers.onWrite(at: cb + offset) { [unowned self] _, event in
+          tlbInvalidations.append("CB\(n) \(label) \(hex(event.value))")
+        }
+      }
+    }
+  }
+
+  /// Records a fault sentence for the report.
+  func noteFault(_ sentence: String) { faultLog.append(sentence) }
+}

@@ -1,0 +1,123 @@
+import DeviceCore
+import Kernel
+import MMIO
+
+/// `struct arm_smmu_smr`: the shadow of one stream match register.
+public struct ARMSMMUSMR: Sendable, Hashable {
+  public var mask: UInt16 = 0
+  public var id: UInt16 = 0
+  public var valid = false
+}
+
+/// `struct arm_smmu_s2cr`: the shadow of one stream-to-context register, with the number of
+/// masters (or RMR entries) using the group.
+public struct ARMSMMUS2CR: Sendable, Hashable {
+  public var count = 0
+  public var type: S2CRType
+  public var privcfg: UInt32 = 0
+  public var cbndx: UInt8 = 0
+}
+
+/// `struct arm_smmu_cfg` + `struct arm_smmu_cb`: what a context bank is programmed with.
+public struct ARMSMMUContextBank: Sendable, Hashable {
+  public var cbar: CBARType
+  public var asid: UInt16 = 0
+  public var vmid: UInt16 = 0
+  public var aarch64 = true
+  public var ttbr: (UInt64, UInt64) = (0, 0)
+  public var tcr: (UInt32, UInt32) = (0, 0)
+  public var mair: (UInt32, UInt32) = (0, 0)
+  public var stage1: Bool { cbar != .s2Trans }
+
+  public static func == (a: Self, b: Self) -> Bool {
+    a.cbar == b.cbar && a.asid == b.asid && a.vmid == b.vmid && a.aarch64 == b.aarch64
+      && a.ttbr == b.ttbr && a.tcr == b.tcr && a.mair == b.mair
+  }
+  public func hash(into h: inout Hasher) {
+    h.combine(cbar)
+    h.combine(ttbr.0)
+  }
+}
+
+/// `struct arm_smmu_device`: one SMMU as the driver knows it, kept in the platform device's
+/// driver data.
+public final class ARMSMMUDevice {
+  public let dev: Device
+  public let base: IOMem
+  /// Physical address of the register space (`smmu->ioaddr`).
+  public let ioaddr: UInt64
+  /// Holds the resource size until cfg_probe, then the number of global pages (`numpage`).
+  public internal(set) var numpage: Int
+  public internal(set) var pgshift = 12
+  public internal(set) var features: ARMSMMUFeatures = []
+  public internal(set) var version: ARMSMMUArchVersion = .v2
+  public internal(set) var model: ARMSMMUImplementation = .genericSMMU
+  /// Whether `arm_smmu_impl_init()` installed MMU-500's `reset` hook.
+  public internal(set) var hasMMU500Reset = false
+  public internal(set) var numContextBanks = 0
+  public internal(set) var numS2ContextBanks = 0
+  /// `context_map`: banks in use.
+  public internal(set) var contextMap = Set<Int>()
+  /// `cbs[i].cfg`: nil for an unassigned bank.
+  public internal(set) var cbs: [ARMSMMUContextBank?] = []
+  public internal(set) var numMappingGroups = 0
+  public internal(set) var streamidMask: UInt16 = 0
+  public internal(set) var smrMaskMask: UInt16 = 0
+  /// nil without stream matching (stream indexing).
+  public internal(set) var smrs: [ARMSMMUSMR]?
+  public internal(set) var s2crs: [ARMSMMUS2CR] = []
+  public internal(set) var vaSize = 0
+  public internal(set) var ipaSize = 0
+  public internal(set) var paSize = 0
+  public internal(set) var pgsizeBitmap: UInt64 = 0
+  public internal(set) var numContextIRQs = 0
+  /// The module parameters as this SMMU's probe read them.
+  public internal(set) var disableBypass: Bool
+  public internal(set) var forceStage: Int
+  /// Masters attached through ``ARMSMMUDriver/probeDevice(_:)``: `dev_iommu_priv` (`smendx`).
+  var masters: [ObjectIdentifier: [Int]] = [:]
+
+  init(dev: Device, base: IOMem, ioaddr: UInt64, disableBypass: Bool, forceStage: Int) {
+    self.dev = dev
+    self.base = base
+    self.ioaddr = ioaddr
+    self.numpage = base.size
+    self.disableBypass = disableBypass
+    self.forceStage = forceStage
+  }
+
+  /// `s2cr_init_val`: FAULT with disable_bypass, else BYPASS.
+  var s2crInitVal: ARMSMMUS2CR { ARMSMMUS2CR(type: disableBypass ? .fault : .bypass) }
+
+  // MARK: Accessors of arm-smmu.h
+
+  /// `arm_smmu_page()`: the offset of register page `n`.
+  func page(_ n: Int) -> Int { n << pgshift }
+  /// `ARM_SMMU_CB(smmu, n)`: the page of context bank `n`.
+  func cbPage(_ n: Int) -> Int { numpage + n }
+
+  /// `arm_smmu_readl()`.
+  func readl(_ page: Int, _ offset: Int) throws(Errno) -> UInt32 {
+    try base.readl(self.page(page) + offset)
+  }
+  /// `arm_smmu_writel()`.
+  func writel(_ page: Int, _ offset: Int, _ value: UInt32) throws(Errno) {
+    try base.writel(value, self.page(page) + offset)
+  }
+  /// `arm_smmu_gr0_read()`.
+  func gr0Read(_ offset: Int) throws(Errno) -> UInt32 { try readl(0, offset) }
+  /// `arm_smmu_gr0_write()`.
+  func gr0Write(_ offset: Int, _ value: UInt32) throws(Errno) { try writel(0, offset, value) }
+  /// `arm_smmu_gr1_write()`.
+  func gr1Write(_ offset: Int, _ value: UInt32) throws(Errno) { try writel(1, offset, value) }
+  /// `arm_smmu_cb_read()`.
+  func cbRead(_ n: Int, _ offset: Int) throws(Errno) -> UInt32 { try readl(cbPage(n), offset) }
+  /// `arm_smmu_cb_write()`.
+  func cbWrite(_ n: Int, _ offset: Int, _ value: UInt32) throws(Errno) {
+    try writel(cbPage(n), offset, value)
+  }
+  /// `arm_smmu_cb_writeq()`.
+  func cbWriteq(_ n: Int, _ offset: Int, _ value: UInt64) throws(Errno) {
+    try base.writeq(value, page(cbPage(n)) + offset)
+  }
+}

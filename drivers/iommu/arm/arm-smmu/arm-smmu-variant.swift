@@ -1,0 +1,14 @@
+/// What the SMMU's `->shutdown()` leaves behind for the next kernel: the bypass-on-kexec
+/// question. The handover machine enumerates these by raw value.
+public enum ARMSMMUVariant: String, CaseIterable, Sendable, Hashable, CustomStringConvertible {
+  /// Linux 7.2: shutdown writes sCR0 = CLIENTPD, so every stream bypasses translation until the
+  /// next kernel's probe resets the SMMU.
+  case kernel = "kernel"
+  /// The alternative raised on the list: shutdown honours `disable_bypass`. With it set, every
+  /// stream map entry becomes FAULT, every SMR invalid, every context bank disabled, and sCR0
+  /// keeps the client port enabled with USFCFG set, so every stream aborts; with it clear,
+  /// shutdown is the kernel's.
+  case abortOnShutdown = "abort-on-shutdown"
+
+  public var description: String { rawValue }
+}
