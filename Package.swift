@@ -25,7 +25,9 @@ let package = Package(
     // The handover machine: memory, DMA masters, kernels, kexec and kdump (issue 8).
     .target(
       name: "Machine",
-      dependencies: ["MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "SimulatedHardware", "RISCVIOMMU", "ARMSMMU"]),
+      dependencies: [
+        "MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "SimulatedHardware", "RISCVIOMMU", "ARMSMMU", "IntelIOMMU",
+      ]),
     // A tiny IOMMU (hardware, driver, adapter) to test the machine and users' own adapters.
     .target(name: "MachineTesting", dependencies: ["Machine"]),
 
@@ -37,13 +39,16 @@ let package = Package(
       name: "ARMSMMU",
       dependencies: ["MMIO", "Kernel", "DeviceCore", "PCI", "Firmware", "Memory"],
       path: "drivers/iommu/arm/arm-smmu"),
+    .target(
+      name: "IntelIOMMU", dependencies: ["MMIO", "Kernel", "DeviceCore", "PCI", "Firmware", "Memory"],
+      path: "drivers/iommu/intel"),
 
     // MARK: Products
     .target(
       name: "IOMMUModel",
       dependencies: [
         "MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "Firmware", "SimulatedHardware", "RISCVIOMMU",
-        "ARMSMMU", "Machine",
+        "ARMSMMU", "IntelIOMMU", "Machine",
       ]),
     .target(
       name: "IOMMUModelTesting",
@@ -66,6 +71,7 @@ let package = Package(
     .testTarget(name: "FirmwareTests", dependencies: ["Firmware", "IOMMUModelTesting"]),
     .testTarget(name: "RISCVIOMMUTests", dependencies: ["RISCVIOMMU", "IOMMUModelTesting"]),
     .testTarget(name: "ARMSMMUTests", dependencies: ["ARMSMMU", "IOMMUModelTesting"]),
+    .testTarget(name: "IntelIOMMUTests", dependencies: ["IntelIOMMU", "IOMMUModelTesting"]),
     .testTarget(name: "MachineTests", dependencies: ["Machine", "MachineTesting"]),
   ],
   swiftLanguageModes: [.v6]

@@ -2,6 +2,7 @@
 @_exported import ARMSMMU
 @_exported import DeviceCore
 @_exported import Firmware
+@_exported import IntelIOMMU
 @_exported import Kernel
 @_exported import MMIO
 @_exported import Machine

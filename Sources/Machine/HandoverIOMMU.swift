@@ -98,8 +98,12 @@ public struct KernelBoot {
   /// This kernel's `dma_alloc_coherent()` pool.
   public let allocator: DMAAllocator
   /// Wraps a hardware register block so the machine sees every write (to sample DMA) and
-  /// counts them for the timeline. Adapters give devices `tap(hardware.registers)` as their io.
-  public let tap: (SimulatedRegisterFile) -> any WritableRegisterIO
+  /// counts them for the timeline. Adapters give devices `tap(hardware.registers)` (or the
+  /// hardware's own access path) as their io.
+  public let tap: (any WritableRegisterIO) -> any WritableRegisterIO
+  /// The stream (requester) IDs of the clients behind this IOMMU, as firmware and PCI
+  /// enumeration know them before any driver probes.
+  public let clientStreamIDs: [UInt32]
   /// `device_add()` and `driver_register()` for the IOMMU: adapters register through these,
   /// not through `core` directly, so the machine can model a driver loaded after its clients.
   public let registerDevice: (Device) -> Void

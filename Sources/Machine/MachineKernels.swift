@@ -149,11 +149,14 @@ extension Machine {
       let boot = KernelBoot(
         kernel: kernel, core: core, memory: memory, allocator: allocator,
         tap: { [unowned self, unowned iommu] registers in
-          RegisterTap(registers, controlRegisters: iommu.adapter.controlRegisters) { offset, sample in
+          RegisterTap(
+            registers, names: iommu.hardware.registers, controlRegisters: iommu.adapter.controlRegisters
+          ) { offset, sample in
             self.noteRegisterWrite(iommu: iommu, offset: offset)
             if sample { self.sampleDMA() }
           }
         },
+        clientStreamIDs: clients.filter { $0.iommuIndex == i }.map(\.streamID),
         registerDevice: { device in
           if lateModule { late.append { core.register(device) } } else { core.register(device) }
         },
@@ -196,7 +199,10 @@ extension Machine {
       let id = client.spec.kind.pciID
       let index = clients.firstIndex { $0 === client } ?? 0
       identity = .pci(PCIIdentity(vendor: id.vendor, device: id.device &+ UInt16(index), classCode: id.classCode))
-      name = "0000:0\(index + 1):00.0"
+      // The requester ID is the stream ID: bus, device, function.
+      let sid = client.streamID
+      name =
+        "0000:\(hex(sid >> 8 & 0xff, digits: 2).dropFirst(2)):\(hex(sid >> 3 & 0x1f, digits: 2).dropFirst(2)).\(sid & 7)"
     case .platform:
       identity = .platform(compatible: ["iommu-model,\(client.name)"], acpiHID: nil)
       name = "\(hex(0x1000_0000 + 0x1_0000 * UInt64(client.streamID)).dropFirst(2)).\(client.name)"

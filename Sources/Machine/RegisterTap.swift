@@ -4,15 +4,18 @@ import MMIO
 /// through, and every write tells the machine, which samples DMA after writes that can change
 /// routing and counts writes per register for the timeline.
 final class RegisterTap: WritableRegisterIO {
-  let base: SimulatedRegisterFile
+  let base: any WritableRegisterIO
+  /// The hardware's register file, which names the registers.
+  let names: SimulatedRegisterFile
   let controlRegisters: Set<Int>
   let onWrite: (_ offset: Int, _ sampleDMA: Bool) -> Void
 
   init(
-    _ base: SimulatedRegisterFile, controlRegisters: Set<Int>,
+    _ base: any WritableRegisterIO, names: SimulatedRegisterFile, controlRegisters: Set<Int>,
     onWrite: @escaping (_ offset: Int, _ sampleDMA: Bool) -> Void
   ) {
     self.base = base
+    self.names = names
     self.controlRegisters = controlRegisters
     self.onWrite = onWrite
   }
@@ -26,7 +29,7 @@ final class RegisterTap: WritableRegisterIO {
 
   func uncheckedWrite(_ value: UInt64, _ width: AccessWidth, at offset: Int) throws(IOError) {
     try base.uncheckedWrite(value, width, at: offset)
-    let register = base.definition(at: offset)?.offset ?? offset
+    let register = names.definition(at: offset)?.offset ?? offset
     onWrite(register, controlRegisters.isEmpty || controlRegisters.contains(register))
   }
 }

@@ -7,11 +7,15 @@ struct CheckReport: Encodable {
   var result: Int32
   var log: [String]
   var trace: [String]
+  /// Set when the path never returned (a kernel panic or hang the model reports instead of
+  /// crashing): the console line. `result` is then 0, as no value was returned.
+  var fatal: String?
 
-  init(error: Errno?, log: [String], trace: [String]) {
+  init(error: Errno?, log: [String], trace: [String], fatal: String? = nil) {
     result = error?.returnValue ?? 0
     self.log = log
     self.trace = trace
+    self.fatal = fatal
   }
 
   func render(json: Bool) -> String {
@@ -21,7 +25,7 @@ struct CheckReport: Encodable {
       return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
     }
     let name = result == 0 ? "0" : "\(Errno(rawValue: -result))"
-    var out = ["result: \(name)", "log:"]
+    var out = [fatal.map { "result: fatal: \($0)" } ?? "result: \(name)", "log:"]
     out += log.isEmpty ? ["  (empty)"] : log.map { "  " + $0 }
     out.append("trace:")
     out += trace.isEmpty ? ["  (no accesses)"] : trace.map { "  " + $0 }

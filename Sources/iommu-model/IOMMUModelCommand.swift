@@ -28,6 +28,7 @@ struct Check: ParsableCommand {
     subcommands: [
       CheckRISCV.self,
       CheckARMSMMU.self,
+      CheckIntelIOMMU.self,
     ])
 }
 
@@ -38,6 +39,7 @@ struct Trace: ParsableCommand {
     subcommands: [
       TraceRISCV.self,
       TraceARMSMMU.self,
+      TraceIntelIOMMU.self,
     ])
 }
 

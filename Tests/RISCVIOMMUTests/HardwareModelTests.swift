@@ -119,3 +119,20 @@ struct HardwareModelTests {
     #expect(hw.route(streamID: 7, address: 0x1000, isWrite: false) == .bypassed(physical: 0x1000))
   }
 }
+
+@Suite("The debug translation interface")
+struct DebugTranslationTests {
+  @Test("TR_REQ_CTL translates through the directory without queueing a fault")
+  func debugTranslation() throws {
+    let bed = RISCVIOMMUTestbed()
+    bed.boot()
+    let r = bed.hardware.registers
+    try r.writeq(0x8123_4567, 0x258)
+    try r.writeq(1 | (1 << 3), 0x260)  // device 0 (identity), a read
+    #expect(try r.readq(0x268) == (0x8123_4000 >> 12) << 10)
+    #expect(try r.readq(0x260) & 1 == 0)
+    try r.writeq(1 | (3 << 40), 0x260)  // device 3: TC.V=0
+    #expect(try r.readq(0x268) == 1 | (258 << 10))
+    #expect(bed.hardware.faults.isEmpty)
+  }
+}

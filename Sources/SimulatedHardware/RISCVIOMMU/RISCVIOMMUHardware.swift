@@ -130,6 +130,7 @@ public final class RISCVIOMMUHardware: IOMMUHardwareModel {
       }
     }
     registers.onWrite(at: s.cqt) { [unowned self] _, _ in processCommandQueue() }
+    registers.onWrite(at: s.trReqCtl) { [unowned self] _, _ in debugTranslationRequested() }
     registers.onWrite(at: s.ipsr) { [unowned self] _, event in
       reevaluateInterruptPending(cleared: event.value)
     }

@@ -23,7 +23,7 @@ struct IOTLBEntry {
 }
 
 extension RISCVIOMMUHardware {
-  private struct Fault: Error {
+  struct Fault: Error {
     var cause: UInt16
     var reason: String
   }
@@ -33,33 +33,36 @@ extension RISCVIOMMUHardware {
   /// TC.V=0 faults (cause 258); FSC BARE is the identity; FSC Sv39/Sv48 walks the first-stage
   /// page table (cached until IOTINVAL.VMA). Faults are written to the fault queue.
   public func route(streamID: UInt32, address: UInt64, isWrite: Bool) -> DMARoute {
-    let ddtp = registers.peek(.qword, at: RISCVIOMMUSpec.ddtp)
-    guard let mode = RISCVIOMMUDDTMode(rawValue: ddtp & RISCVIOMMUSpec.ddtpModeMask) else {
-      return fault(
-        .init(cause: RISCVIOMMUSpec.causeAllInboundDisallowed, reason: "reserved DDTP mode"),
-        streamID, address, isWrite)
-    }
-    switch mode {
-    case .off:
-      return fault(
-        .init(
-          cause: RISCVIOMMUSpec.causeAllInboundDisallowed, reason: "all inbound transactions disallowed (DDTP OFF)"),
-        streamID, address, isWrite)
-    case .bare:
-      return .bypassed(physical: address)
-    case .oneLevel, .twoLevel, .threeLevel:
-      do {
-        let context = try deviceContext(streamID, mode: mode, root: (ddtp & RISCVIOMMUSpec.ppnMask) << 2)
-        return try translate(context, streamID, address, isWrite)
-      } catch {
-        return fault(error, streamID, address, isWrite)
-      }
+    switch lookup(streamID: streamID, address: address, isWrite: isWrite) {
+    case .success(let route):
+      return route
+    case .failure(let f):
+      reportFault(cause: f.cause, deviceID: streamID, isWrite: isWrite, iotval: address)
+      return .blocked(reason: "cause \(f.cause): \(f.reason)")
     }
   }
 
-  private func fault(_ f: Fault, _ did: UInt32, _ address: UInt64, _ isWrite: Bool) -> DMARoute {
-    reportFault(cause: f.cause, deviceID: did, isWrite: isWrite, iotval: address)
-    return .blocked(reason: "cause \(f.cause): \(f.reason)")
+  /// The translation of one transaction, or the fault it meets, without reporting the fault.
+  func lookup(streamID: UInt32, address: UInt64, isWrite: Bool) -> Result<DMARoute, Fault> {
+    let ddtp = registers.peek(.qword, at: RISCVIOMMUSpec.ddtp)
+    guard let mode = RISCVIOMMUDDTMode(rawValue: ddtp & RISCVIOMMUSpec.ddtpModeMask) else {
+      return .failure(.init(cause: RISCVIOMMUSpec.causeAllInboundDisallowed, reason: "reserved DDTP mode"))
+    }
+    switch mode {
+    case .off:
+      return .failure(
+        .init(
+          cause: RISCVIOMMUSpec.causeAllInboundDisallowed, reason: "all inbound transactions disallowed (DDTP OFF)"))
+    case .bare:
+      return .success(.bypassed(physical: address))
+    case .oneLevel, .twoLevel, .threeLevel:
+      do throws(Fault) {
+        let context = try deviceContext(streamID, mode: mode, root: (ddtp & RISCVIOMMUSpec.ppnMask) << 2)
+        return .success(try translate(context, streamID, address, isWrite))
+      } catch {
+        return .failure(error)
+      }
+    }
   }
 
   /// The device context of `did`, from the cache or by walking the directory.
