@@ -26,7 +26,8 @@ let package = Package(
     .target(
       name: "Machine",
       dependencies: [
-        "MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "SimulatedHardware", "RISCVIOMMU", "ARMSMMU", "IntelIOMMU",
+        "MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "SimulatedHardware", "RISCVIOMMU", "ARMSMMU", "ARMSMMUv3",
+        "IntelIOMMU",
       ]),
     // A tiny IOMMU (hardware, driver, adapter) to test the machine and users' own adapters.
     .target(name: "MachineTesting", dependencies: ["Machine"]),
@@ -42,13 +43,16 @@ let package = Package(
     .target(
       name: "IntelIOMMU", dependencies: ["MMIO", "Kernel", "DeviceCore", "PCI", "Firmware", "Memory"],
       path: "drivers/iommu/intel"),
+    .target(
+      name: "ARMSMMUv3", dependencies: ["MMIO", "Kernel", "DeviceCore", "PCI", "Firmware", "Memory"],
+      path: "drivers/iommu/arm/arm-smmu-v3"),
 
     // MARK: Products
     .target(
       name: "IOMMUModel",
       dependencies: [
         "MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "Firmware", "SimulatedHardware", "RISCVIOMMU",
-        "ARMSMMU", "IntelIOMMU", "Machine",
+        "ARMSMMU", "ARMSMMUv3", "IntelIOMMU", "Machine",
       ]),
     .target(
       name: "IOMMUModelTesting",
@@ -72,6 +76,7 @@ let package = Package(
     .testTarget(name: "RISCVIOMMUTests", dependencies: ["RISCVIOMMU", "IOMMUModelTesting"]),
     .testTarget(name: "ARMSMMUTests", dependencies: ["ARMSMMU", "IOMMUModelTesting"]),
     .testTarget(name: "IntelIOMMUTests", dependencies: ["IntelIOMMU", "IOMMUModelTesting"]),
+    .testTarget(name: "ARMSMMUv3Tests", dependencies: ["ARMSMMUv3", "IOMMUModelTesting"]),
     .testTarget(name: "MachineTests", dependencies: ["Machine", "MachineTesting"]),
   ],
   swiftLanguageModes: [.v6]

@@ -69,12 +69,12 @@ public final class Device: CustomStringConvertible {
   public var iommu: Device?
   /// Stream / requester IDs the device emits (the fwspec IDs).
   public var streamIDs: [UInt32]
-  /// Device-tree properties of the device's node, as `u32` cells (`#global-interrupts = <1>`);
-  /// a boolean property (`dma-coherent`) has no cells. Empty for ACPI-enumerated devices.
-  public var properties: [String: [UInt32]] = [:]
+  /// Firmware properties of the device's node (`#global-interrupts = <1>`, `dma-coherent`,
+  /// `interrupt-names = "eventq", "gerror"`), read with the `device_property_*` accessors below.
+  public var properties: [String: FirmwareProperty] = [:]
   /// `dev_get_platdata()`: data the code that created the device attached to it (the IORT
   /// node of an SMMU that ACPI describes).
-  public var platformData: Any?
+  public var platformData: (any Sendable)?
   /// Set by the driver core once the IOMMU layer attached the device to its IOMMU
   /// (`dev->iommu` with ops); false when the device probed without one (direct DMA).
   public internal(set) var isBehindActiveIOMMU = false

@@ -1,5 +1,6 @@
 // The one import a user needs: `import IOMMUModel`.
 @_exported import ARMSMMU
+@_exported import ARMSMMUv3
 @_exported import DeviceCore
 @_exported import Firmware
 @_exported import IntelIOMMU

@@ -27,7 +27,8 @@ public struct KernelContext: Sendable, Hashable {
   /// the module name matches with `-` and `_` interchangeable, as the kernel's parser does.
   public func moduleParameter(_ module: String, _ name: String) -> String? {
     let key = "\(normalize(module)).\(name)"
-    if let v = moduleParameters[key] ?? moduleParameters[name] { return v }
+    // Keys set directly may be spelled either way (`arm-smmu.disable_bypass`).
+    if let v = moduleParameters.first(where: { normalize($0.key) == key || $0.key == name })?.value { return v }
     return commandLine.value(of: key)
   }
 

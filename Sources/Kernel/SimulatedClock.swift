@@ -44,12 +44,16 @@ public struct Polled<T> {
 }
 
 extension SimulatedClock {
-  /// `read_poll_timeout()` / `readx_poll_timeout()` / `readl_poll_timeout()` and their `_atomic`
-  /// forms (include/linux/iopoll.h): run `op` until `cond` holds or `timeoutUs` has passed, then
-  /// read once more. Between reads the clock advances by `sleepUs` (or one busy-wait step when
-  /// 0). A `timeoutUs` of 0 means no timeout, as in the kernel.
+  /// `poll_timeout_us()` and the macros built on it (`read_poll_timeout()`,
+  /// `readx_poll_timeout()`, `readl_poll_timeout()` and their `_atomic` forms), as
+  /// include/linux/iopoll.h has them since v6.18 and in Linux 7.2: each turn first notes whether
+  /// the deadline has passed, then runs `op` and `cond`; success wins, and a turn that began past
+  /// the deadline ends in -ETIMEDOUT. Between turns the clock advances by `sleepUs`
+  /// (`usleep_range()` sleeps its maximum here) or, when 0, one busy-wait step. A `timeoutUs` of
+  /// 0 means no timeout, as in the kernel.
   ///
-  /// The sequence of reads is the kernel's, so the access trace of a timeout is too.
+  /// `cond` runs exactly once after each `op`, as in the macro, so conditions that read
+  /// registers themselves (riscv_iommu_queue_wait() reads CQCSR) leave the kernel's trace.
   public func readPollTimeout<T, E: Error>(
     sleepUs: UInt64, timeoutUs: UInt64, sleepBeforeRead: Bool = false,
     _ op: () throws(E) -> T, until cond: (T) -> Bool
@@ -59,27 +63,17 @@ extension SimulatedClock {
     let step = sleepUs > 0 ? sleepUs &* 1_000 : busyWaitStepNanoseconds
     if sleepBeforeRead && sleepUs > 0 { nanoseconds &+= step }
     var reads = 0
-    var value: T
-    // `cond` runs exactly once after each `op`, as in the kernel macro: conditions that read
-    // registers themselves (riscv_iommu_queue_wait reads CQCSR) leave the kernel's trace.
-    var satisfied = false
     while true {
-      value = try op()
+      let expired = timeoutUs != 0 && nanoseconds > deadline
+      let value = try op()
       reads += 1
-      if cond(value) {
-        satisfied = true
-        break
-      }
-      if timeoutUs != 0 && nanoseconds > deadline {
-        value = try op()
-        reads += 1
-        satisfied = cond(value)
-        break
+      let satisfied = cond(value)
+      if satisfied || expired {
+        return Polled(
+          value: value, error: satisfied ? nil : .ETIMEDOUT,
+          elapsedMicroseconds: (nanoseconds - start) / 1_000, reads: reads)
       }
       nanoseconds &+= step
     }
-    return Polled(
-      value: value, error: satisfied ? nil : .ETIMEDOUT,
-      elapsedMicroseconds: (nanoseconds - start) / 1_000, reads: reads)
   }
 }

@@ -35,9 +35,18 @@ public protocol HandoverIOMMU: AnyObject {
     _ hardware: any IOMMUHardwareModel, variant: String, in boot: KernelBoot
   ) throws(HandoverError) -> any IOMMUBinding
 
+  /// Whether the clients' devices must exist before the IOMMU probes: drivers whose
+  /// `iommu_device_register()` probes and attaches the devices already present, and offer no
+  /// entry point for one added later. The clients' drivers still bind after the IOMMU.
+  var clientsEnumeratedFirst: Bool { get }
+
   /// Faults the hardware has recorded since power-on (fault queue records, event queue entries,
   /// fault status registers), as software could count them.
   func recordedFaults(_ hardware: any IOMMUHardwareModel) -> Int
+}
+
+extension HandoverIOMMU {
+  public var clientsEnumeratedFirst: Bool { false }
 }
 
 /// One kernel's view of an IOMMU after ``HandoverIOMMU/install(_:variant:in:)``.

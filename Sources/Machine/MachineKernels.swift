@@ -145,7 +145,17 @@ extension Machine {
     kernels.append((kernel, core))
     var late: [() -> Void] = []
     let lateModule = options.iommuDriverLoadedLate
+    // PCI enumeration before the IOMMU, where the adapter needs it: the devices exist (no
+    // driver yet) and are placed behind their IOMMU as its device is added.
+    var early: [ObjectIdentifier: Device] = [:]
+    for client in clients where iommus[client.iommuIndex].adapter.clientsEnumeratedFirst {
+      let device = makeClientDevice(client)
+      client.device = device
+      early[ObjectIdentifier(client)] = device
+      core.register(device)
+    }
     for (i, iommu) in iommus.enumerated() {
+      let behind = clients.filter { $0.iommuIndex == i }.compactMap { early[ObjectIdentifier($0)] }
       let boot = KernelBoot(
         kernel: kernel, core: core, memory: memory, allocator: allocator,
         tap: { [unowned self, unowned iommu] registers in
@@ -158,6 +168,7 @@ extension Machine {
         },
         clientStreamIDs: clients.filter { $0.iommuIndex == i }.map(\.streamID),
         registerDevice: { device in
+          for client in behind { client.iommu = device }
           if lateModule { late.append { core.register(device) } } else { core.register(device) }
         },
         registerDriver: { driver in
@@ -167,10 +178,12 @@ extension Machine {
     }
     if stage == .nextKernelIOMMUProbe { enter(.nextKernelClientProbe) }
     for client in clients {
-      let device = makeClientDevice(client)
+      let device = early[ObjectIdentifier(client)] ?? makeClientDevice(client)
       let driver = ClientDriver(client: client, device: device, machine: self)
-      client.device = device
-      core.register(device)
+      if early[ObjectIdentifier(client)] == nil {
+        client.device = device
+        core.register(device)
+      }
       core.register(driver)
     }
     core.initcallsDone()

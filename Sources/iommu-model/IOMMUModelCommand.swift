@@ -29,6 +29,7 @@ struct Check: ParsableCommand {
       CheckRISCV.self,
       CheckARMSMMU.self,
       CheckIntelIOMMU.self,
+      CheckARMSMMUv3.self,
     ])
 }
 
@@ -40,6 +41,7 @@ struct Trace: ParsableCommand {
       TraceRISCV.self,
       TraceARMSMMU.self,
       TraceIntelIOMMU.self,
+      TraceARMSMMUv3.self,
     ])
 }
 

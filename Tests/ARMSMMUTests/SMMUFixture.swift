@@ -21,7 +21,7 @@ final class SMMUFixture {
     configuration: SMMUv2Configuration = .mmu500, kdump: Bool = false,
     parameters: [String: String] = [:], variant: ARMSMMUVariant = .kernel,
     compatible: String = "arm,mmu-500", irqCount: Int = 9,
-    properties: [String: [UInt32]] = ["#global-interrupts": [1]],
+    properties: [String: FirmwareProperty] = ["#global-interrupts": [1]],
     setUp: (ARMSMMUv2) -> Void = { _ in }
   ) {
     let memory = memory ?? Self.makeMemory()

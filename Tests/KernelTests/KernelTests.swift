@@ -22,6 +22,8 @@ struct KernelContextTests {
     #expect(ctx.boolParameter("arm_smmu", "disable_bypass", default: true) == false)
     #expect(ctx.boolParameter("arm-smmu", "force_stage", default: true) == true)
     #expect(ctx.commandLine.contains("quiet"))
+    let direct = KernelContext(moduleParameters: ["arm-smmu.disable_bypass": "n"])
+    #expect(direct.boolParameter("arm_smmu", "disable_bypass", default: true) == false)
   }
 
   @Test("the default domain type follows iommu.passthrough, iommu=pt and iommu.strict")
@@ -55,9 +57,9 @@ struct PollTests {
         return 1
       }, until: { $0 == 0 })
     #expect(r.error == .ETIMEDOUT)
-    // Reads at 0, 10, ..., 10_000_000 us (1_000_001 reads) are not past the deadline; the read at
-    // 10_000_010 us is, and the loop reads once more before giving up (iopoll.h).
-    #expect(r.reads == reads && reads == 1_000_003)
+    // Turns at 0, 10, ..., 10_000_000 us (1_000_001 reads) begin before the deadline; the turn at
+    // 10_000_010 us begins past it, reads once more and gives up (poll_timeout_us(), Linux 7.2).
+    #expect(r.reads == reads && reads == 1_000_002)
     #expect(r.elapsedMicroseconds == 10_000_010)
     #expect(clock.microseconds == 10_000_010)
   }

@@ -43,15 +43,21 @@ public final class RadixDomain: DMAMapping {
   public var afterMap: () throws(Errno) -> Void = {}
   private var iovas: IOVAAllocator
 
+  /// A domain over the table at `root`, or over a fresh zeroed root page.
   public init(
-    memory: PhysicalMemory, allocator: DMAAllocator, format: RadixFormat, aperture: UInt64
+    memory: PhysicalMemory, allocator: DMAAllocator, format: RadixFormat, aperture: UInt64,
+    root: UInt64? = nil
   ) throws(Errno) {
     self.memory = memory
     self.allocator = allocator
     self.format = format
     self.aperture = aperture
     iovas = IOVAAllocator(aperture: aperture)
-    do { root = try allocator.allocate(size: PhysicalMemory.pageSize).address } catch { throw .ENOMEM }
+    if let root {
+      self.root = root
+    } else {
+      do { self.root = try allocator.allocate(size: PhysicalMemory.pageSize).address } catch { throw .ENOMEM }
+    }
   }
 
   /// `dma_map_single()`: an IOVA range below the mask, every page mapped.

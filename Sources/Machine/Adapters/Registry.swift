@@ -3,6 +3,7 @@ public enum HandoverAdapters {
   public static var all: [(name: String, make: @Sendable () -> any HandoverIOMMU)] {
     [
       ("smmuv2", { ARMSMMUAdapter() }),
+      ("smmuv3", { ARMSMMUv3Adapter() }),
       ("vtd", { IntelIOMMUAdapter() }),
       ("riscv", { RISCVIOMMUAdapter() }),
     ]

@@ -16,13 +16,13 @@ extension ARMSMMUDriver {
   /// legacy `mmu-masters` binding and the generic binding cannot be mixed; `dma-coherent` makes
   /// the table walk coherent.
   func deviceDTProbe(_ dev: Device, match: DeviceMatch) throws(Errno) -> ARMSMMUFirmwareData {
-    guard let globalIRQs = dev.properties["#global-interrupts"]?.first else {
+    guard let globalIRQs = dev.propertyU32("#global-interrupts") else {
       throw dev.errProbe(.ENODEV, "missing #global-interrupts property")
     }
     guard case .compatible(let compatible) = match,
       let data = Self.ofMatch.first(where: { $0.compatible == compatible })
     else { throw .ENODEV }
-    let legacyBinding = dev.properties["mmu-masters"] != nil
+    let legacyBinding = dev.propertyPresent("mmu-masters")
     if legacyBinding && !usingGenericBinding {
       if !usingLegacyBinding {
         // CONFIG_ARM_SMMU_LEGACY_DT_BINDINGS defaults to n, hence "SMMU".
@@ -39,7 +39,7 @@ extension ARMSMMUDriver {
     }
     return ARMSMMUFirmwareData(
       version: data.version, model: data.model, globalIRQs: Int(globalIRQs), pmuIRQs: 0,
-      coherentWalk: dev.properties["dma-coherent"] != nil)
+      coherentWalk: dev.propertyPresent("dma-coherent"))
   }
 
   /// Mirrors arm_smmu_impl_init(), drivers/iommu/arm/arm-smmu/arm-smmu-impl.c (Linux 7.2), for

@@ -1,0 +1,151 @@
+import DeviceCore
+import Kernel
+import MMIO
+import Memory
+
+/// Which policy the model runs, to prototype the handover debate. The default is Linux 7.2.
+public enum ARMSMMUv3Variant: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+  /// Linux 7.2: shutdown clears CR0 only (traffic then follows GBPA, usually bypass); a kdump
+  /// kernel that finds SMMUEN set aborts through GBPA, resets and leaves EVTQ/PRIQ off.
+  case kernel
+  /// Shutdown sets GBPA.ABORT before clearing SMMUEN, so devices that were not quiesced are
+  /// aborted rather than bypassed after the handover.
+  case abortHandover = "abort-handover"
+  /// The proposed "kdump adopt" series: a crash kernel that finds SMMUEN set (and no SFM_ERR)
+  /// keeps SMMUEN and the old stream table, restarts only the command queue and defers attach.
+  case kdumpAdopt = "kdump-adopt"
+
+  public var description: String { rawValue }
+}
+
+/// One of the SMMU's queues (`struct arm_smmu_queue` with its `arm_smmu_ll_queue`).
+struct ARMSMMUQueue {
+  var name: String
+  /// `llq.max_n_shift`: log2 of the number of entries.
+  var maxNShift: UInt32 = 0
+  var prod: UInt32 = 0
+  var cons: UInt32 = 0
+  var entryDwords: Int
+  var buffer: DMABuffer?
+  /// `q_base`: the value for the *_BASE register.
+  var qBase: UInt64 = 0
+  /// Offsets of the PROD and CONS registers, page 1 applied.
+  var prodRegister: Int
+  var consRegister: Int
+
+  var idxMask: UInt32 { (1 << maxNShift) - 1 }
+  /// `Q_IDX`, `Q_WRP`.
+  func idx(_ p: UInt32) -> UInt32 { p & idxMask }
+  func wrp(_ p: UInt32) -> UInt32 { p & (1 << maxNShift) }
+
+  /// `queue_has_space()`.
+  func hasSpace(_ n: UInt32) -> Bool {
+    let space: UInt32 =
+      wrp(prod) == wrp(cons) ? (1 << maxNShift) - (idx(prod) - idx(cons)) : idx(cons) - idx(prod)
+    return space >= n
+  }
+
+  /// `queue_consumed()`: whether the hardware has consumed the entry at `p`.
+  func consumed(_ p: UInt32) -> Bool {
+    (wrp(cons) == wrp(p) && idx(cons) > idx(p)) || (wrp(cons) != wrp(p) && idx(cons) <= idx(p))
+  }
+
+  /// `queue_inc_prod_n()`.
+  func incProd(_ p: UInt32, by n: UInt32) -> UInt32 {
+    let v = (wrp(p) | idx(p)) &+ n
+    return (p & Queue.OVERFLOW_FLAG) | (v & ((1 << (maxNShift + 1)) - 1))
+  }
+
+  /// DMA address of entry `p`.
+  func entryAddress(_ p: UInt32) -> UInt64 {
+    (buffer?.address ?? 0) + UInt64(idx(p)) * UInt64(entryDwords) * 8
+  }
+}
+
+/// `struct arm_smmu_strtab_cfg`: a linear table, or a 2-level table whose L2 tables are
+/// allocated as masters appear.
+struct ARMSMMUStrtabConfig {
+  var linear: DMABuffer?
+  var numLinearEntries: UInt32 = 0
+  var l1: DMABuffer?
+  var numL1Entries: UInt32 = 0
+  var l2: [UInt32: DMABuffer] = [:]
+  /// The table was inherited from the previous kernel (kdump-adopt): its base, as read.
+  var adoptedBase: UInt64?
+}
+
+/// `struct arm_smmu_device`: one probed SMMUv3.
+public final class ARMSMMUv3Device {
+  public let dev: Device
+  let base: IOMem
+  /// Offset of page 1 within the mapping (0 with ARM_SMMU_OPT_PAGE0_REGS_ONLY).
+  var page1: Int = 0x10000
+  public internal(set) var features: ARMSMMUv3Features = []
+  public internal(set) var options: ARMSMMUv3Options = []
+  public internal(set) var ias: UInt32 = 0
+  public internal(set) var oas: UInt32 = 0
+  public internal(set) var asidBits: UInt32 = 0
+  public internal(set) var vmidBits: UInt32 = 0
+  public internal(set) var ssidBits: UInt32 = 0
+  public internal(set) var sidBits: UInt32 = 0
+  public internal(set) var pgsizeBitmap: UInt64 = 0
+  var cmdq: ARMSMMUQueue
+  var evtq: ARMSMMUQueue
+  var priq: ARMSMMUQueue
+  var strtab = ARMSMMUStrtabConfig()
+  /// Named interrupts found (`combined`, `eventq`, `priq`, `gerror`).
+  var combinedIRQ = false
+  var evtqIRQ = false
+  var priqIRQ = false
+  var gerrIRQ = false
+  let variant: ARMSMMUv3Variant
+  /// Set when the kdump-adopt variant kept the previous kernel's translation.
+  public internal(set) var adopted = false
+  /// Masters probed behind this SMMU, by stream ID.
+  public internal(set) var masters: [ARMSMMUv3Master] = []
+  /// The name under /sys/class/iommu (`smmu3.%pa`), once registered.
+  public internal(set) var sysfsName: String?
+  /// Next ASID to hand out (`arm_smmu_asid_xa`, allocated from 1).
+  var nextASID: UInt16 = 1
+
+  init(dev: Device, base: IOMem, variant: ARMSMMUv3Variant) {
+    self.dev = dev
+    self.base = base
+    self.variant = variant
+    cmdq = ARMSMMUQueue(
+      name: "cmdq", entryDwords: Queue.CMDQ_ENT_DWORDS, prodRegister: Reg.CMDQ_PROD,
+      consRegister: Reg.CMDQ_CONS)
+    evtq = ARMSMMUQueue(
+      name: "evtq", entryDwords: Queue.EVTQ_ENT_DWORDS, prodRegister: 0, consRegister: 0)
+    priq = ARMSMMUQueue(
+      name: "priq", entryDwords: Queue.PRIQ_ENT_DWORDS, prodRegister: 0, consRegister: 0)
+  }
+
+  var kernel: Kernel? { dev.kernel }
+  var isKdumpKernel: Bool { kernel?.isKdumpKernel ?? false }
+  var memory: PhysicalMemory? { dev.core?.memory }
+
+  // Register accessors (readl_relaxed / writel_relaxed / writeq_relaxed).
+  func readl(_ offset: Int) throws(Errno) -> UInt32 { try base.readl(offset) }
+  func writel(_ value: UInt32, _ offset: Int) throws(Errno) { try base.writel(value, offset) }
+  func writeq(_ value: UInt64, _ offset: Int) throws(Errno) { try base.writeq(value, offset) }
+  func readq(_ offset: Int) throws(Errno) -> UInt64 { try base.readq(offset) }
+
+  /// `readl_relaxed_poll_timeout(reg, val, cond, 1, ARM_SMMU_POLL_TIMEOUT_US)`.
+  func pollRegister(_ offset: Int, until cond: (UInt32) -> Bool) throws(Errno) -> Polled<UInt32> {
+    try base.pollTimeout(
+      sleepUs: 1, timeoutUs: ARM_SMMU_POLL_TIMEOUT_US, { () throws(Errno) in try readl(offset) },
+      until: cond)
+  }
+
+  /// Writes an entry's doubleword into memory the SMMU reads (`WRITE_ONCE` on a coherent table).
+  func write64(_ value: UInt64, at address: UInt64) throws(Errno) {
+    guard let memory else { throw .ENOMEM }
+    do { try memory.write64(value, at: address) } catch { throw .EFAULT }
+  }
+
+  func read64(_ address: UInt64) throws(Errno) -> UInt64 {
+    guard let memory else { throw .ENOMEM }
+    do { return try memory.read64(address) } catch { throw .EFAULT }
+  }
+}
