@@ -111,14 +111,27 @@ extension Machine {
 /// One handover on a fresh machine.
 public func runHandover(
   adapter: any HandoverIOMMU, scenario: HandoverScenario, variant: String = "kernel",
-  clients: [ClientSpec] = ClientSpec.defaults, options: MachineOptions = MachineOptions()
+  clients: [ClientSpec] = ClientSpec.defaults, options: MachineOptions = MachineOptions(),
+  rig: MachineRig? = nil
 ) throws(HandoverError) -> HandoverOutcome {
+  try runHandoverKeepingRig(
+    adapter: adapter, scenario: scenario, variant: variant, clients: clients, options: options, rig: rig
+  ).outcome
+}
+
+/// ``runHandover(adapter:scenario:variant:clients:options:rig:)``, also returning the machine's
+/// rig for the next run.
+public func runHandoverKeepingRig(
+  adapter: any HandoverIOMMU, scenario: HandoverScenario, variant: String = "kernel",
+  clients: [ClientSpec] = ClientSpec.defaults, options: MachineOptions = MachineOptions(),
+  rig: MachineRig? = nil
+) throws(HandoverError) -> (outcome: HandoverOutcome, rig: MachineRig) {
   guard variant == Machine.kernelListPolicy ? adapter.kernelList != nil : adapter.variants.contains(variant)
   else {
     var known = adapter.variants
     if adapter.kernelList != nil { known.append(Machine.kernelListPolicy) }
     throw HandoverError("\(adapter.name) has no variant '\(variant)'; known: \(known.joined(separator: ", "))")
   }
-  let machine = Machine(adapter: adapter, variant: variant, clients: clients, options: options)
-  return try machine.runHandover(scenario)
+  let machine = Machine(adapter: adapter, variant: variant, clients: clients, options: options, rig: rig)
+  return (try machine.runHandover(scenario), machine.rig)
 }

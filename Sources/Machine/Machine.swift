@@ -15,10 +15,10 @@ public final class MachineIOMMU {
   /// The IOMMU's probe result in each kernel, in boot order (0 or an errno).
   public internal(set) var initResults: [Errno?] = []
 
-  init(adapter: any HandoverIOMMU, variant: String, memory: PhysicalMemory) {
+  init(adapter: any HandoverIOMMU, variant: String, hardware: any IOMMUHardwareModel) {
     self.adapter = adapter
     self.variant = variant
-    hardware = adapter.makeHardware(memory: memory)
+    self.hardware = hardware
   }
 }
 
@@ -58,6 +58,12 @@ public final class MachineClient {
   }
 }
 
+/// The silicon of a machine: its memory and IOMMU hardware models.
+public struct MachineRig {
+  public let memory: PhysicalMemory
+  public let hardware: [any IOMMUHardwareModel]
+}
+
 /// Knobs of a machine that are not policies.
 public struct MachineOptions: Sendable, Hashable {
   /// The IOMMU driver is a module loaded after the clients probed: they probe without it (no
@@ -85,7 +91,7 @@ public final class Machine {
   public static let kernelListPolicy = "kernel-list"
 
   public let options: MachineOptions
-  public let memory = PhysicalMemory()
+  public let memory: PhysicalMemory
   public let clock = SimulatedClock()
   public let iommus: [MachineIOMMU]
   public let clients: [MachineClient]
@@ -110,14 +116,31 @@ public final class Machine {
 
   /// A machine with one IOMMU per adapter (each with its variant) and `clients`, spread over
   /// the IOMMUs in turn.
+  ///
+  /// `rig` hands over the memory and hardware models of an earlier machine, which are powered
+  /// on again (memory emptied, `powerOnReset()`) instead of built anew: what the matrix does,
+  /// since building a large register file costs more than a handover.
   public init(
     iommus: [(adapter: any HandoverIOMMU, variant: String)], clients: [ClientSpec],
-    options: MachineOptions = MachineOptions()
+    options: MachineOptions = MachineOptions(), rig: MachineRig? = nil
   ) {
     self.options = options
+    let memory: PhysicalMemory
+    let hardware: [any IOMMUHardwareModel]
+    if let rig, rig.hardware.count == iommus.count {
+      memory = rig.memory
+      memory.removeAll()
+      hardware = rig.hardware
+      for h in hardware { h.powerOnReset() }
+    } else {
+      memory = PhysicalMemory()
+      hardware = iommus.map { $0.adapter.makeHardware(memory: memory) }
+    }
+    self.memory = memory
     options.plan.populate(memory, oldKernel: "old")
-    let memory = memory
-    self.iommus = iommus.map { MachineIOMMU(adapter: $0.adapter, variant: $0.variant, memory: memory) }
+    self.iommus = zip(iommus, hardware).map {
+      MachineIOMMU(adapter: $0.adapter, variant: $0.variant, hardware: $1)
+    }
     self.clients = clients.enumerated().map {
       MachineClient(spec: $0.element, index: $0.offset, iommuIndex: $0.offset % max(1, iommus.count))
     }
@@ -131,10 +154,13 @@ public final class Machine {
 
   public convenience init(
     adapter: any HandoverIOMMU, variant: String = "kernel", clients: [ClientSpec],
-    options: MachineOptions = MachineOptions()
+    options: MachineOptions = MachineOptions(), rig: MachineRig? = nil
   ) {
-    self.init(iommus: [(adapter, variant)], clients: clients, options: options)
+    self.init(iommus: [(adapter, variant)], clients: clients, options: options, rig: rig)
   }
+
+  /// This machine's memory and hardware, for a later machine to power on again.
+  public var rig: MachineRig { MachineRig(memory: memory, hardware: iommus.map(\.hardware)) }
 
   /// DMA of every stage so far.
   /// DMA of one stage so far.

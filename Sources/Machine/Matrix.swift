@@ -4,6 +4,9 @@ public struct HandoverMatrix {
   public var adapters: [() -> any HandoverIOMMU]
   public var kinds: [ClientKind]
   public var options: MachineOptions
+  /// Power the same memory and hardware models on again between handovers of one IOMMU
+  /// (`powerOnReset()`), instead of building them anew.
+  public var reuseHardware = true
 
   /// `adapters` are factories: each handover gets a fresh adapter and machine.
   public init(
@@ -41,10 +44,15 @@ public struct HandoverMatrix {
   public func run() -> (rows: [MatrixRow], errors: [String]) {
     var rows: [MatrixRow] = []
     var errors: [String] = []
+    // One rig per IOMMU, powered on again for each of its handovers.
+    var rig: (name: String, rig: MachineRig)?
     for c in combinations {
+      let adapter = c.adapter()
       do throws(HandoverError) {
-        let outcome = try runHandover(
-          adapter: c.adapter(), scenario: c.scenario, variant: c.variant, clients: c.clients, options: options)
+        let (outcome, used) = try runHandoverKeepingRig(
+          adapter: adapter, scenario: c.scenario, variant: c.variant, clients: c.clients, options: options,
+          rig: reuseHardware && rig?.name == adapter.name ? rig?.rig : nil)
+        rig = (adapter.name, used)
         rows.append(outcome.row)
       } catch {
         errors.append("\(c.scenario) \(c.variant) \(c.clients.specText): \(error)")

@@ -18,6 +18,14 @@ public final class PhysicalMemory {
 
   public init() {}
 
+  /// Forgets every region, page and the observer: the memory of a machine powered off, to be
+  /// declared again (the handover matrix reuses one memory and its hardware models).
+  public func removeAll() {
+    regions = []
+    pages = [:]
+    writeObserver = nil
+  }
+
   /// Declares RAM at `base..<base+size`, owned by `owner`.
   public func addRAM(base: UInt64, size: UInt64, owner: MemoryOwner = .free) {
     precondition(base % Self.pageSize == 0 && size % Self.pageSize == 0, "RAM must be page aligned")

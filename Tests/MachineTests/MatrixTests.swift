@@ -48,3 +48,22 @@ struct MatrixTests {
     #expect(o.timeline.contains { $0.actor == "DMA" && $0.text.contains("bypassed") })
   }
 }
+
+@Suite("Reusing a machine's silicon")
+struct RigReuseTests {
+  @Test("a handover on memory and hardware powered on again gives the same row as on fresh ones, for every IOMMU")
+  func sameOutcome() throws {
+    let adapters: [any HandoverIOMMU] = [
+      TinyIOMMUAdapter(), ARMSMMUAdapter(), ARMSMMUv3Adapter(), IntelIOMMUAdapter(), RISCVIOMMUAdapter(),
+    ]
+    for adapter in adapters {
+      for scenario in HandoverScenario.allCases {
+        let fresh = try runHandover(adapter: adapter, scenario: scenario)
+        var rig = try runHandoverKeepingRig(adapter: adapter, scenario: .kdump).rig
+        rig = try runHandoverKeepingRig(adapter: adapter, scenario: .kexec, rig: rig).rig
+        let again = try runHandover(adapter: adapter, scenario: scenario, rig: rig)
+        #expect(again.row == fresh.row, "\(adapter.name) \(scenario)")
+      }
+    }
+  }
+}
