@@ -59,6 +59,18 @@ struct Handover: ParsableCommand {
       }
     }
     if json && markdown { throw ValidationError("--json and --markdown exclude each other") }
+    do { _ = try ClientSpec.parse(clients) } catch { throw ValidationError(error.description) }
+    guard !matrix && !bench && !list else { return }
+    for a in iommu.compactMap({ HandoverCatalog.make($0) }) where !Self.offers(a, variant) {
+      var known = a.variants
+      if a.kernelList != nil { known.append(Machine.kernelListPolicy) }
+      throw ValidationError("\(a.name) has no variant '\(variant)'; known: \(known.joined(separator: ", "))")
+    }
+  }
+
+  /// Whether `adapter` offers `variant` (a driver variant, or the kernel-list policy).
+  static func offers(_ adapter: any HandoverIOMMU, _ variant: String) -> Bool {
+    adapter.variants.contains(variant) || (variant == Machine.kernelListPolicy && adapter.kernelList != nil)
   }
 
   func run() throws {
@@ -74,13 +86,8 @@ struct Handover: ParsableCommand {
     let names = iommu.isEmpty ? HandoverCatalog.matrixNames : iommu
     if bench { return try runBench(names) }
     if matrix { return try runMatrix(names) }
-    let specs: [ClientSpec]
-    do { specs = try ClientSpec.parse(clients) } catch { throw ValidationError(error.description) }
+    let specs = (try? ClientSpec.parse(clients)) ?? ClientSpec.defaults
     let adapters = names.compactMap { HandoverCatalog.make($0) }
-    for a in adapters
-    where !(a.variants.contains(variant) || (variant == Machine.kernelListPolicy && a.kernelList != nil)) {
-      throw ValidationError("\(a.name) has no variant '\(variant)'; known: \(a.variants.joined(separator: ", "))")
-    }
     let machine = Machine(iommus: adapters.map { ($0, variant) }, clients: specs)
     let outcome: HandoverOutcome
     do { outcome = try machine.runHandover(HandoverScenario(rawValue: scenario ?? "kexec") ?? .kexec) } catch {
