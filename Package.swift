@@ -31,6 +31,7 @@ let package = Package(
       ]),
     // A tiny IOMMU (hardware, driver, adapter) to test the machine and users' own adapters.
     .target(name: "MachineTesting", dependencies: ["Machine"]),
+    .target(name: "OracleTraces", dependencies: ["MMIO"]),
 
     // MARK: Drivers (drivers/iommu/...), mirroring the kernel tree
     .target(
@@ -41,18 +42,18 @@ let package = Package(
       dependencies: ["MMIO", "Kernel", "DeviceCore", "PCI", "Firmware", "Memory"],
       path: "drivers/iommu/arm/arm-smmu"),
     .target(
-      name: "IntelIOMMU", dependencies: ["MMIO", "Kernel", "DeviceCore", "PCI", "Firmware", "Memory"],
-      path: "drivers/iommu/intel"),
-    .target(
       name: "ARMSMMUv3", dependencies: ["MMIO", "Kernel", "DeviceCore", "PCI", "Firmware", "Memory"],
       path: "drivers/iommu/arm/arm-smmu-v3"),
+    .target(
+      name: "IntelIOMMU", dependencies: ["MMIO", "Kernel", "DeviceCore", "PCI", "Firmware", "Memory"],
+      path: "drivers/iommu/intel"),
 
     // MARK: Products
     .target(
       name: "IOMMUModel",
       dependencies: [
-        "MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "Firmware", "SimulatedHardware", "RISCVIOMMU",
-        "ARMSMMU", "ARMSMMUv3", "IntelIOMMU", "Machine",
+        "MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "Firmware", "SimulatedHardware", "RISCVIOMMU", "ARMSMMU",
+        "ARMSMMUv3", "IntelIOMMU", "Machine",
       ]),
     .target(
       name: "IOMMUModelTesting",
@@ -63,6 +64,7 @@ let package = Package(
         "IOMMUModel",
         "IOMMUModelTesting",
         "MachineTesting",
+        "OracleTraces",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]),
@@ -75,8 +77,9 @@ let package = Package(
     .testTarget(name: "FirmwareTests", dependencies: ["Firmware", "IOMMUModelTesting"]),
     .testTarget(name: "RISCVIOMMUTests", dependencies: ["RISCVIOMMU", "IOMMUModelTesting"]),
     .testTarget(name: "ARMSMMUTests", dependencies: ["ARMSMMU", "IOMMUModelTesting"]),
-    .testTarget(name: "IntelIOMMUTests", dependencies: ["IntelIOMMU", "IOMMUModelTesting"]),
     .testTarget(name: "ARMSMMUv3Tests", dependencies: ["ARMSMMUv3", "IOMMUModelTesting"]),
+    .testTarget(name: "IntelIOMMUTests", dependencies: ["IntelIOMMU", "IOMMUModelTesting"]),
+    .testTarget(name: "OracleTracesTests", dependencies: ["OracleTraces", "IOMMUModelTesting"]),
     .testTarget(name: "MachineTests", dependencies: ["Machine", "MachineTesting"]),
   ],
   swiftLanguageModes: [.v6]

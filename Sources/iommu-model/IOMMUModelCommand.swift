@@ -15,6 +15,8 @@ struct IOMMUModelCommand: ParsableCommand {
     subcommands: [
       Check.self,
       Trace.self,
+      TraceCompare.self,
+      TraceParse.self,
       Bench.self,
       Handover.self,
     ])
@@ -28,8 +30,8 @@ struct Check: ParsableCommand {
     subcommands: [
       CheckRISCV.self,
       CheckARMSMMU.self,
-      CheckIntelIOMMU.self,
       CheckARMSMMUv3.self,
+      CheckIntelIOMMU.self,
     ])
 }
 
@@ -40,8 +42,8 @@ struct Trace: ParsableCommand {
     subcommands: [
       TraceRISCV.self,
       TraceARMSMMU.self,
-      TraceIntelIOMMU.self,
       TraceARMSMMUv3.self,
+      TraceIntelIOMMU.self,
     ])
 }
 

@@ -149,6 +149,40 @@ struct HandshakeAndShutdownTests {
     #expect(table.base.address >= IntelVTdMachine.crashPool.base)
   }
 
+  @Test("a queue error left pending by the crashed kernel: qi_check_fault() clears IQE and the boot goes on")
+  func pendingQueueError() {
+    let machine = IntelVTdMachine()
+    _ = machine.kernel().driver.run(X86BootStep.boot)
+    machine.unit.registers.poke(0x10, .dword, at: 0x34)  // FSTS.IQE
+    let crash = machine.kernel(kdump: true)
+    let outcome = crash.driver.run(X86BootStep.boot)
+    #expect(outcome.fatal == nil && outcome.errors.isEmpty)
+    #expect(crash.log.contains("DMAR: Invalidation Queue Error (IQE) cleared"))
+    #expect(crash.log.last == "DMAR: Intel(R) Virtualization Technology for Directed I/O")
+    // The global IEC flush after SIRTP found the queue stopped: FSTS read, IQH read, IQE cleared.
+    let after = crash.trace.lines.drop { $0 != "W32 0x0088 0x00000020" }.prefix(4)
+    #expect(
+      Array(after) == [
+        "W32 0x0088 0x00000020", "R32 0x0034 0x00000010", "R32 0x0080 0x00000000", "W32 0x0034 0x00000010",
+      ])
+    #expect(machine.unit.translationEnabled)
+  }
+
+  @Test("a wedged invalidation queue: qi_submit_sync() spins on the wait status, reported as a hang")
+  func stalledQueue() {
+    let machine = IntelVTdMachine()
+    machine.unit.stalledInvalidationQueue = true
+    let clock = SimulatedClock()
+    clock.busyWaitStepNanoseconds = 1_000_000_000
+    let boot = machine.kernel(clock: clock)
+    let outcome = boot.driver.run(X86BootStep.boot)
+    #expect(outcome.fatal?.kind == .hang)
+    #expect(outcome.fatal?.message == "DMAR: dmar0: queued invalidation never completed")
+    // The global IEC flush after SIRTP: IQT moved, then qi_check_fault() reads FSTS each turn.
+    let after = Array(boot.trace.lines.drop { $0 != "W32 0x0088 0x00000020" })
+    #expect(after == ["W32 0x0088 0x00000020"] + Array(repeating: "R32 0x0034 0x00000000", count: 12))
+  }
+
   @Test("a variant name round-trips for the handover machine")
   func variants() {
     #expect(IntelIOMMUVariant.allCases.map(\.rawValue) == ["kernel", "reset-on-kdump"])

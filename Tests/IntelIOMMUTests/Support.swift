@@ -32,7 +32,7 @@ func normalizeQEMUTrace(_ lines: [String]) -> [String] {
       out += rest[..<r.lowerBound]
       let digits = rest[r.upperBound...].prefix { $0.isHexDigit }
       let v = UInt64(digits, radix: 16) ?? 0
-      if let (b, name) = bases.first(where: { $0.0 == v & ~0xfff }), v >= 0x100000 {
+      if let (_, name) = bases.first(where: { $0.0 == v & ~0xfff }), v >= 0x100000 {
         out += "\(name)+0x\(String(v & 0xfff, radix: 16))"
       } else if let w = wait0, v >= w, v < w + 0x1000, v > 0xfff {
         out += "<wait0>+0x\(String(v - w, radix: 16))"

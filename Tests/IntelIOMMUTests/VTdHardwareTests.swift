@@ -130,4 +130,25 @@ struct VTdHardwareTests {
     #expect(try io.readl(0x34) == 0x3)
     #expect(unit.faultLog.map(\.recorded) == [true, false])
   }
+
+  @Test("DMA: pass-through context (TT=2), root entry absent, FPD suppressing the record, beyond the width")
+  func remappingCases() throws {
+    try memory.write64(0x10_1000 | 1, at: 0x10_0000)  // bus 0 only
+    try memory.write64(2 << 2 | 1, at: 0x10_1000 + 0x08 * 16)  // 00:01.0 pass-through
+    try memory.write64(2 | 1 << 1 | 0, at: 0x10_1000 + 0x18 * 16)  // 00:03.0 not present, FPD
+    try memory.write64(0x10_2000 | 1, at: 0x10_1000 + 0x20 * 16)  // 00:04.0 3-level (AW=1)
+    try memory.write64(1 | 7 << 8, at: 0x10_1000 + 0x20 * 16 + 8)
+    try io.writeq(0x10_0000, 0x20)
+    try io.writel(0xc000_0000, 0x18)
+    #expect(unit.route(streamID: 0x08, address: 0xabc000, isWrite: true) == .bypassed(physical: 0xabc000))
+    #expect(unit.route(streamID: 0x18, address: 0, isWrite: true) == .blocked(reason: "DMAR fault reason 0x02"))
+    #expect(try io.readl(0x34) == 0)  // suppressed by FPD
+    #expect(unit.route(streamID: 0x20, address: 1 << 39, isWrite: false) == .blocked(reason: "DMAR fault reason 0x04"))
+    #expect(try io.readq(0x228) == 1 << 63 | 1 << 62 | 4 << 32 | 0x20)
+    try io.writel(0x8000_0000, 0x22c)  // software clears the record: PPF drops
+    #expect(try io.readl(0x34) == 0)
+    #expect(unit.route(streamID: 0x100, address: 0, isWrite: false) == .blocked(reason: "DMAR fault reason 0x01"))
+    #expect(unit.faultLog.map(\.reason) == [.contextEntryNotPresent, .addressBeyondWidth, .rootEntryNotPresent])
+    #expect(unit.faultLog.map(\.recorded) == [false, true, true])
+  }
 }

@@ -12,7 +12,7 @@ import Memory
 ///
 /// Fault injection: ``stuckStatus`` holds GSTS bits that never follow their command (the
 /// kernel's IOMMU_WAIT_OP then spins until it panics), ``stuckProtectedRegionStatus`` keeps
-/// PMEN.PRS set.
+/// PMEN.PRS set, ``stalledInvalidationQueue`` stops descriptor processing.
 public final class IntelVTd: IOMMUHardwareModel {
   public let name: String
   public let configuration: VTdConfiguration
@@ -26,6 +26,9 @@ public final class IntelVTd: IOMMUHardwareModel {
   public var stuckStatus: UInt32 = 0
   /// PMEN.PRS stays set after EPM is cleared (with ``VTdConfiguration/protectedMemoryRegions``).
   public var stuckProtectedRegionStatus = false
+  /// The invalidation queue latches IQT but never fetches descriptors (a wedged unit): wait
+  /// descriptors never complete.
+  public var stalledInvalidationQueue = false
   /// Every DMA fault the unit saw, recorded or not (the fault recording register holds one).
   public internal(set) var faultLog: [VTdFault] = []
 

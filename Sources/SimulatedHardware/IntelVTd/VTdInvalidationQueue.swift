@@ -33,7 +33,7 @@ extension IntelVTd {
     let iqt = registers.peek(.qword, at: VTd.IQT)
     queueTail = Int(queueWide ? (iqt >> 5) & 0x3FFF : (iqt >> 4) & 0x7FFF)
     let fsts = UInt32(truncatingIfNeeded: registers.peek(.dword, at: VTd.FSTS))
-    if queueEnabled && fsts & VTd.fstsIQE == 0 { fetchDescriptors() }
+    if queueEnabled && fsts & VTd.fstsIQE == 0 && !stalledInvalidationQueue { fetchDescriptors() }
   }
 
   /// Mirrors vtd_fetch_inv_desc(): consumes descriptors from head to tail, updating IQH after

@@ -173,7 +173,15 @@ extension IntelIOMMU {
   /// 2 domain, 3 device.
   func qiFlushContext(did: UInt16, sid: UInt16, fm: UInt8, granularity: UInt64) throws(DMARError) {
     let qw0 = UInt64(fm) << 48 | UInt64(sid) << 32 | UInt64(did) << 16 | granularity << 4 | 1
-    try qiSubmitSync([QIDesc(qw0)])
+    try qiSubmitIgnoringErrno([QIDesc(qw0)])
+  }
+
+  /// qi_submit_sync() from a void function (qi_flush_context(), qi_flush_iotlb(),
+  /// qi_global_iec(), qi_flush_pasid_cache()): a negative return is dropped, a panic or hang is not.
+  func qiSubmitIgnoringErrno(_ descs: [QIDesc]) throws(DMARError) {
+    do { try qiSubmitSync(descs) } catch {
+      if case .fatal = error { throw error }
+    }
   }
 
   /// Mirrors qi_flush_iotlb(), drivers/iommu/intel/dmar.c (Linux 7.2): granularity 1 global,
@@ -182,14 +190,14 @@ extension IntelIOMMU {
     var qw0 = UInt64(did) << 16 | granularity << 4 | 2
     if cap.readDrain { qw0 |= 1 << 7 }
     if cap.writeDrain { qw0 |= 1 << 6 }
-    try qiSubmitSync([QIDesc(qw0)])
+    try qiSubmitIgnoringErrno([QIDesc(qw0)])
   }
 
   /// Mirrors qi_flush_iec() / qi_global_iec(), drivers/iommu/intel/dmar.c (Linux 7.2): one IRTE
   /// (selective, with index and mask) or the whole interrupt entry cache.
   func qiFlushIEC(index: UInt16?, mask: UInt8 = 0) throws(DMARError) {
     guard let index else {
-      try qiSubmitSync([QIDesc(4)])
+      try qiSubmitIgnoringErrno([QIDesc(4)])
       return
     }
     try qiSubmitSync([QIDesc(UInt64(index) << 32 | UInt64(mask) << 27 | 1 << 4 | 4)])

@@ -39,7 +39,7 @@ extension IntelIOMMUDriver {
     } catch { throw .errno(.ENOMEM) }
   }
 
-  /// Mirrors copy_context_table(): one bus, lower (devfn < 0x80) and, in scalable mode, upper
+  /// Mirrors copy_context_table(), drivers/iommu/intel/iommu.c (Linux 7.2): one bus, lower (devfn < 0x80) and, in scalable mode, upper
   /// context table; 16-byte entries in legacy mode, 32-byte ones in scalable mode.
   private func copyContextTable(
     _ iommu: IntelIOMMU, oldRootEntry: UInt64, into tables: inout [UInt64?], bus: Int, ext: Bool
@@ -91,7 +91,7 @@ extension IntelIOMMUDriver {
     }
   }
 
-  /// Mirrors intel_iommu_is_attach_deferred(): while the unit's translation was inherited
+  /// Mirrors intel_iommu_is_attach_deferred(), drivers/iommu/intel/iommu.c (Linux 7.2): while the unit's translation was inherited
   /// from the previous kernel, devices keep their copied context entries until first used.
   public func isAttachDeferred(_ iommu: IntelIOMMU, _ rid: UInt16) -> Bool {
     iommu.translationPreEnabled && !attached.contains(rid)
@@ -126,7 +126,7 @@ extension IntelIOMMUDriver {
     try domainContextMappingOne(iommu, rid: rid)
   }
 
-  /// Mirrors domain_context_mapping_one() (legacy mode): allocates the bus's context table,
+  /// Mirrors domain_context_mapping_one(), drivers/iommu/intel/iommu.c (Linux 7.2), legacy mode: allocates the bus's context table,
   /// flushes a copied entry's old domain (device context, domain IOTLB) and writes a present
   /// entry: pass-through for an identity default domain when ECAP.PT, else second-level
   /// translation through the page table of the device's group domain (the unit's AGAW).
@@ -187,6 +187,10 @@ extension IntelIOMMUDriver {
       throw .errno(.ENOMEM)
     }
   }
+
+  /// The second-level page table root of `rid`'s default DMA domain, once attached (nil for
+  /// an identity domain or before the attach).
+  public func defaultDomainPageTable(rid: UInt16) -> UInt64? { pageTables[rid] }
 
   /// A 4 KiB read/write mapping `iova` → `phys` in the device's default domain (the effect of
   /// intel_iommu_map_pages() through the DMA API), creating page-table levels as needed.

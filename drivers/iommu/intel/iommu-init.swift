@@ -59,7 +59,7 @@ extension IntelIOMMUDriver {
     }
   }
 
-  /// Mirrors init_no_remapping_devices(): a unit without INCLUDE_PCI_ALL whose scope holds no
+  /// Mirrors init_no_remapping_devices(), drivers/iommu/intel/iommu.c (Linux 7.2): a unit without INCLUDE_PCI_ALL whose scope holds no
   /// present device is ignored; one whose devices are all graphics is gfx-dedicated, and
   /// ignored with `intel_iommu=igfx_off`.
   func initNoRemappingDevices() {
@@ -130,7 +130,7 @@ extension IntelIOMMUDriver {
     try iommu.dmarFault()
   }
 
-  /// Mirrors version_show(): `/sys/class/iommu/dmarN/intel-iommu/version` reads VER.
+  /// Mirrors version_show(), drivers/iommu/intel/iommu.c (Linux 7.2): `/sys/class/iommu/dmarN/intel-iommu/version` reads VER.
   public func sysfsVersion(unit: Int = 0) throws(DMARError) -> String {
     guard units.indices.contains(unit), let iommu = units[unit].iommu else { throw .errno(.ENODEV) }
     let ver = try iommu.readl(DMARReg.VER)

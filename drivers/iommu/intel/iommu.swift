@@ -131,19 +131,19 @@ public final class IntelIOMMUDriver {
     }
   }
 
-  /// Mirrors init_translation_status(): TES found set marks the unit TRANS_PRE_ENABLED.
+  /// Mirrors init_translation_status(), drivers/iommu/intel/iommu.c (Linux 7.2): TES found set marks the unit TRANS_PRE_ENABLED.
   func initTranslationStatus(_ iommu: IntelIOMMU) throws(DMARError) {
     if try iommu.readl(DMARReg.GSTS) & DMAGcmd.TE != 0 { iommu.flags.insert(.transPreEnabled) }
   }
 
-  /// Mirrors iommu_enable_translation(): TE in the GCMD copy, written, then wait for TES.
+  /// Mirrors iommu_enable_translation(), drivers/iommu/intel/iommu.c (Linux 7.2): TE in the GCMD copy, written, then wait for TES.
   func iommuEnableTranslation(_ iommu: IntelIOMMU) throws(DMARError) {
     iommu.gcmd |= DMAGcmd.TE
     try iommu.writel(iommu.gcmd, DMARReg.GCMD)
     try iommu.waitOp(DMARReg.GSTS, "GSTS.TES") { $0 & DMAGcmd.TE != 0 }
   }
 
-  /// Mirrors iommu_disable_translation(): TE cleared in the copy, written, wait for TES = 0.
+  /// Mirrors iommu_disable_translation(), drivers/iommu/intel/iommu.c (Linux 7.2): TE cleared in the copy, written, wait for TES = 0.
   /// (The gfx-dedicated iommu_skip_te_disable quirk does not apply to the units modelled.)
   func iommuDisableTranslation(_ iommu: IntelIOMMU) throws(DMARError) {
     iommu.gcmd &= ~DMAGcmd.TE
@@ -151,7 +151,7 @@ public final class IntelIOMMUDriver {
     try iommu.waitOp(DMARReg.GSTS, "GSTS.TES clear") { $0 & DMAGcmd.TE == 0 }
   }
 
-  /// Mirrors iommu_disable_protect_mem_regions(): only with CAP.PLMR or PHMR; clear PMEN.EPM
+  /// Mirrors iommu_disable_protect_mem_regions(), drivers/iommu/intel/iommu.c (Linux 7.2): only with CAP.PLMR or PHMR; clear PMEN.EPM
   /// and wait for PRS to clear.
   func iommuDisableProtectMemRegions(_ iommu: IntelIOMMU) throws(DMARError) {
     guard iommu.cap.plmr || iommu.cap.phmr else { return }
@@ -160,14 +160,14 @@ public final class IntelIOMMUDriver {
     try iommu.waitOp(DMARReg.PMEN, "PMEN.PRS clear") { $0 & DMA_PMEN_PRS == 0 }
   }
 
-  /// Mirrors iommu_flush_write_buffer(): only with CAP.RWBF; WBF, wait for WBFS = 0.
+  /// Mirrors iommu_flush_write_buffer(), drivers/iommu/intel/iommu.c (Linux 7.2): only with CAP.RWBF; WBF, wait for WBFS = 0.
   func iommuFlushWriteBuffer(_ iommu: IntelIOMMU) throws(DMARError) {
     guard iommu.cap.rwbf else { return }
     try iommu.writel(iommu.gcmd | DMAGcmd.WBF, DMARReg.GCMD)
     try iommu.waitOp(DMARReg.GSTS, "GSTS.WBFS clear") { $0 & DMAGcmd.WBF == 0 }
   }
 
-  /// Mirrors iommu_alloc_root_entry().
+  /// Mirrors iommu_alloc_root_entry(), drivers/iommu/intel/iommu.c (Linux 7.2).
   func iommuAllocRootEntry(_ iommu: IntelIOMMU) throws(DMARError) {
     do { iommu.rootEntry = try allocPages(1) } catch {
       pr(.err, "Allocating root entry for \(iommu.name) failed")
@@ -175,7 +175,7 @@ public final class IntelIOMMUDriver {
     }
   }
 
-  /// Mirrors iommu_set_root_entry(): RTADDR (SMT in scalable mode), GCMD copy | SRTP, wait for
+  /// Mirrors iommu_set_root_entry(), drivers/iommu/intel/iommu.c (Linux 7.2): RTADDR (SMT in scalable mode), GCMD copy | SRTP, wait for
   /// RTPS; then, unless CAP.ESRTPS, global context-cache, PASID-cache (scalable mode) and IOTLB
   /// invalidation.
   func iommuSetRootEntry(_ iommu: IntelIOMMU) throws(DMARError) {
@@ -188,7 +188,7 @@ public final class IntelIOMMUDriver {
     if iommu.cap.esrtps { return }
     try flushContext(iommu, did: 0, sid: 0, granularity: 1)
     // qi_flush_pasid_cache(iommu, 0, QI_PC_GLOBAL, 0) in scalable mode.
-    if smSupported(iommu) { try iommu.qiSubmitSync([QIDesc(3 << 4 | 7)]) }
+    if smSupported(iommu) { try iommu.qiSubmitIgnoringErrno([QIDesc(3 << 4 | 7)]) }
     try flushIOTLB(iommu, did: 0, granularity: 1)
   }
 
@@ -223,7 +223,7 @@ public final class IntelIOMMUDriver {
     if (done >> 57) & 3 == 0 { pr(.err, "Flush IOTLB failed") }
   }
 
-  /// Mirrors intel_iommu_init_qi(): clears old faults and a QI left on (unless IR set QI up
+  /// Mirrors intel_iommu_init_qi(), drivers/iommu/intel/iommu.c (Linux 7.2): clears old faults and a QI left on (unless IR set QI up
   /// already), then queued invalidation, else register-based.
   func intelIOMMUInitQI(_ iommu: IntelIOMMU) throws(DMARError) {
     if iommu.qi == nil {

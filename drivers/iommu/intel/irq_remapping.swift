@@ -63,7 +63,7 @@ extension IntelIOMMUDriver {
     }
   }
 
-  /// Mirrors parse_ioapics_under_ir() and ir_parse_one_ioapic_scope(): every IOAPIC of the
+  /// Mirrors parse_ioapics_under_ir(), drivers/iommu/intel/irq_remapping.c (Linux 7.2) and ir_parse_one_ioapic_scope(): every IOAPIC of the
   /// platform must sit under an IR unit's IOAPIC scope.
   func parseIOAPICsUnderIR() -> Bool {
     var found: Set<UInt8> = []
@@ -120,12 +120,12 @@ extension IntelIOMMUDriver {
     try iommuSetIRQRemapping(iommu, x2apic: eimMode)
   }
 
-  /// Mirrors init_ir_status(): IRES found set marks the unit IRQ_REMAP_PRE_ENABLED.
+  /// Mirrors init_ir_status(), drivers/iommu/intel/irq_remapping.c (Linux 7.2): IRES found set marks the unit IRQ_REMAP_PRE_ENABLED.
   func initIRStatus(_ iommu: IntelIOMMU) throws(DMARError) {
     if try iommu.readl(DMARReg.GSTS) & DMAGcmd.IRE != 0 { iommu.flags.insert(.irqRemapPreEnabled) }
   }
 
-  /// Mirrors iommu_load_old_irte(): the old table must have our size (IRTA.S = 0xf); its
+  /// Mirrors iommu_load_old_irte(), drivers/iommu/intel/irq_remapping.c (Linux 7.2): the old table must have our size (IRTA.S = 0xf); its
   /// entries are copied and the present ones marked allocated.
   func iommuLoadOldIRTE(_ iommu: IntelIOMMU) throws(DMARError) {
     let irta = try iommu.readq(DMARReg.IRTA)
@@ -145,7 +145,7 @@ extension IntelIOMMUDriver {
     iommu.irTable = table
   }
 
-  /// Mirrors iommu_set_irq_remapping(): IRTA := table | mode | size, SIRTP, wait IRTPS, then a
+  /// Mirrors iommu_set_irq_remapping(), drivers/iommu/intel/irq_remapping.c (Linux 7.2): IRTA := table | mode | size, SIRTP, wait IRTPS, then a
   /// global interrupt entry cache invalidation unless CAP.ESIRTPS.
   func iommuSetIRQRemapping(_ iommu: IntelIOMMU, x2apic: Bool) throws(DMARError) {
     guard let table = iommu.irTable else { return }
@@ -155,7 +155,7 @@ extension IntelIOMMUDriver {
     if !iommu.cap.raw[bit: 62] { try iommu.qiFlushIEC(index: nil) }
   }
 
-  /// Mirrors iommu_enable_irq_remapping(): IRE, wait IRES; then block compatibility-format
+  /// Mirrors iommu_enable_irq_remapping(), drivers/iommu/intel/irq_remapping.c (Linux 7.2): IRE, wait IRES; then block compatibility-format
   /// interrupts (clear CFI) if CFIS is set.
   func iommuEnableIRQRemapping(_ iommu: IntelIOMMU) throws(DMARError) {
     iommu.gcmd |= DMAGcmd.IRE
@@ -171,7 +171,7 @@ extension IntelIOMMUDriver {
     }
   }
 
-  /// Mirrors iommu_disable_irq_remapping(): global IEC flush, then IRE off if IRES is set.
+  /// Mirrors iommu_disable_irq_remapping(), drivers/iommu/intel/irq_remapping.c (Linux 7.2): global IEC flush, then IRE off if IRES is set.
   func iommuDisableIRQRemapping(_ iommu: IntelIOMMU) throws(DMARError) {
     guard iommu.ecap.irSupport else { return }
     if !iommu.cap.raw[bit: 62] { try iommu.qiFlushIEC(index: nil) }
@@ -181,7 +181,7 @@ extension IntelIOMMUDriver {
     try iommu.waitOp(DMARReg.GSTS, "GSTS.IRES clear") { $0 & DMAGcmd.IRE == 0 }
   }
 
-  /// Mirrors intel_enable_irq_remapping(): IRE on every unit that did not keep it from the
+  /// Mirrors intel_enable_irq_remapping(), drivers/iommu/intel/irq_remapping.c (Linux 7.2): IRE on every unit that did not keep it from the
   /// previous kernel.
   public func intelEnableIRQRemapping() throws(DMARError) {
     var setup = false
@@ -195,7 +195,7 @@ extension IntelIOMMUDriver {
     pr(.info, "Enabled IRQ remapping in \(eimMode ? "x2apic" : "xapic") mode")
   }
 
-  /// Mirrors modify_irte(): writes IRTE `index` of the first IR unit and flushes it from the
+  /// Mirrors modify_irte(), drivers/iommu/intel/irq_remapping.c (Linux 7.2): writes IRTE `index` of the first IR unit and flushes it from the
   /// interrupt entry cache. The interrupt layer (IOAPIC pins, MSIs) calls it; the model's
   /// callers replay the activations of a boot.
   public func modifyIRTE(index: Int, _ irte: IRTE, unit: Int = 0) throws(DMARError) {
