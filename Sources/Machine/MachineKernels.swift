@@ -61,7 +61,7 @@ extension Machine {
     clock.advance(nanoseconds: options.earlyBootNanoseconds)
   }
 
-  /// `kernel_kexec()` (kernel/kexec_core.c, Linux 7.2): `kexec_in_progress`, then
+  /// Mirrors kernel_kexec(), kernel/kexec_core.c (Linux 7.2): `kexec_in_progress`, then
   /// `device_shutdown()` with the late hooks (`machine_shutdown()`'s `iommu_shutdown`).
   private func kexec() {
     enter(.deviceShutdown)
@@ -69,12 +69,12 @@ extension Machine {
     kernel.context.kexecInProgress = true
     core.deviceShutdown()
     for client in clients where client.device?.busMasterEnabled == false { client.busMaster = false }
-    kernel.printk(.emerg, "Starting new kernel")
+    kernel.printk(.notice, "Starting new kernel")
     event("machine", "shutdown order: \(core.shutdownOrder.joined(separator: ", "))")
   }
 
-  /// `__crash_kexec()` (kernel/crash_core.c, Linux 7.2): `machine_crash_shutdown()` stops CPUs
-  /// and interrupt controllers only; every device and IOMMU keeps its state.
+  /// Mirrors __crash_kexec(), kernel/crash_core.c (Linux 7.2): `machine_crash_shutdown()` stops
+  /// CPUs and interrupt controllers only; every device and IOMMU keeps its state.
   private func crash() {
     enter(.crash)
     kernel?.printk(.emerg, "Kernel panic - not syncing: sysrq triggered crash")

@@ -91,15 +91,16 @@ public final class RadixDomain: DMAMapping {
   }
 }
 
-/// `alloc_iova_fast()` as `iommu_dma_alloc_iova()` uses it: IOVAs from the top of the device's
-/// DMA mask, clamped to the domain's aperture, downwards.
+/// IOVAs from the top of the device's DMA mask, clamped to the domain's aperture, downwards.
 public struct IOVAAllocator: Sendable {
   public let aperture: UInt64
   private var next: [UInt64: UInt64] = [:]
 
   public init(aperture: UInt64) { self.aperture = aperture }
 
-  /// A page-aligned range of `size` bytes below the mask's limit.
+  /// Mirrors iommu_dma_alloc_iova(), drivers/iommu/dma-iommu.c (Linux 7.2), without the
+  /// rcache: a page-aligned range of `size` bytes below the mask's limit (`alloc_iova_fast()`
+  /// allocates top-down).
   public mutating func allocate(size: UInt64, dmaMask: UInt64) throws(Errno) -> UInt64 {
     let limit = min(dmaMask == ~0 ? aperture : dmaMask &+ 1, aperture)
     let top = next[limit] ?? limit
