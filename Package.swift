@@ -22,6 +22,15 @@ let package = Package(
     .target(name: "PCI", dependencies: ["MMIO"]),
     .target(name: "Firmware"),
     .target(name: "SimulatedHardware", dependencies: ["MMIO", "Memory", "PCI", "Kernel"]),
+    // The handover machine: memory, DMA masters, kernels, kexec and kdump (issue 8).
+    .target(
+      name: "Machine",
+      dependencies: [
+        "MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "SimulatedHardware", "RISCVIOMMU", "ARMSMMU", "ARMSMMUv3",
+        "IntelIOMMU",
+      ]),
+    // A tiny IOMMU (hardware, driver, adapter) to test the machine and users' own adapters.
+    .target(name: "MachineTesting", dependencies: ["Machine"]),
     .target(name: "OracleTraces", dependencies: ["MMIO"]),
     // Host state (issue 3): libpci through C shims, typed IOMMU capability registers, the
     // read-only view of the real host.
@@ -51,7 +60,7 @@ let package = Package(
       name: "IOMMUModel",
       dependencies: [
         "MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "Firmware", "SimulatedHardware", "IOMMURegisters",
-        "HostState", "RISCVIOMMU", "ARMSMMU", "ARMSMMUv3", "IntelIOMMU",
+        "HostState", "RISCVIOMMU", "ARMSMMU", "ARMSMMUv3", "IntelIOMMU", "Machine",
       ]),
     .target(
       name: "IOMMUModelTesting",
@@ -61,6 +70,7 @@ let package = Package(
       dependencies: [
         "IOMMUModel",
         "IOMMUModelTesting",
+        "MachineTesting",
         "OracleTraces",
         "HostState",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -80,6 +90,7 @@ let package = Package(
     .testTarget(name: "OracleTracesTests", dependencies: ["OracleTraces", "IOMMUModelTesting"]),
     .testTarget(name: "PCITests", dependencies: ["PCI", "IOMMUModelTesting"]),
     .testTarget(name: "HostStateTests", dependencies: ["HostState", "IOMMURegisters", "IOMMUModelTesting"]),
+    .testTarget(name: "MachineTests", dependencies: ["Machine", "MachineTesting"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -8,6 +8,7 @@
 @_exported import IntelIOMMU
 @_exported import Kernel
 @_exported import MMIO
+@_exported import Machine
 @_exported import Memory
 @_exported import PCI
 @_exported import RISCVIOMMU

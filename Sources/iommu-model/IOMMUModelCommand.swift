@@ -13,13 +13,14 @@ struct IOMMUModelCommand: ParsableCommand {
       """,
     version: "0.1.0",
     subcommands: [
+      Host.self,
+      Decode.self,
       Check.self,
       Trace.self,
+      Handover.self,
       TraceCompare.self,
       TraceParse.self,
       Bench.self,
-      Host.self,
-      Decode.self,
     ])
 }
 
