@@ -49,12 +49,14 @@ let package = Package(
     .target(
       name: "IOMMUModelTesting",
       dependencies: ["IOMMUModel"]),
+    .target(name: "ModelTraces", dependencies: ["MMIO", "IOMMUModel", "IOMMUModelTesting", "OracleTraces"]),
     .executableTarget(
       name: "iommu-model",
       dependencies: [
         "IOMMUModel",
         "IOMMUModelTesting",
         "OracleTraces",
+        "ModelTraces",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]),
@@ -70,6 +72,7 @@ let package = Package(
     .testTarget(name: "ARMSMMUv3Tests", dependencies: ["ARMSMMUv3", "IOMMUModelTesting"]),
     .testTarget(name: "IntelIOMMUTests", dependencies: ["IntelIOMMU", "IOMMUModelTesting"]),
     .testTarget(name: "OracleTracesTests", dependencies: ["OracleTraces", "IOMMUModelTesting"]),
+    .testTarget(name: "ModelTracesTests", dependencies: ["ModelTraces", "OracleTraces", "IOMMUModelTesting"]),
   ],
   swiftLanguageModes: [.v6]
 )

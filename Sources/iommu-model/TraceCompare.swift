@@ -1,11 +1,12 @@
 import ArgumentParser
 import Foundation
+import ModelTraces
 import OracleTraces
 
 /// The model traces `trace-compare` can produce itself, by device and scenario. Each driver
 /// appends its provider here once its probe/kexec/kdump scenarios run on the machine model;
 /// until then `--model-trace FILE` supplies the model's trace.
-let modelTraceProviders = ModelTraceRegistry([])
+let modelTraceProviders = ModelTraceRegistry(modelTraceProvidersOfDrivers)
 
 /// `iommu-model trace-compare NAME FILE --scenario S`: compares a real capture with the model.
 struct TraceCompare: ParsableCommand {
