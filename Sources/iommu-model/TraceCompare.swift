@@ -96,3 +96,26 @@ struct TraceParse: ParsableCommand {
     }
   }
 }
+
+/// `--scenario S` of `iommu-model trace NAME`: the model's trace of a real-kernel oracle scenario.
+struct ScenarioOption: ParsableArguments {
+  @Option(
+    help: ArgumentHelp(
+      "Print the model's trace of an oracle scenario (probe-shutdown, kexec, kdump) in the canonical form, with ## boot N per kernel; other options are ignored.",
+      valueName: "scenario"))
+  var scenario: String?
+
+  /// Prints the registered provider's trace when `--scenario` was given; false when it was not.
+  func printTrace(_ device: OracleDevice) throws -> Bool {
+    guard let scenario else { return false }
+    guard let s = OracleScenario(rawValue: scenario) else {
+      throw ValidationError(
+        "unknown scenario '\(scenario)'; known: \(OracleScenario.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    guard let provider = modelTraceProviders.provider(for: device, scenario: s) else {
+      throw ValidationError("no model trace for \(device) \(s)")
+    }
+    print(try provider.trace(s), terminator: "")
+    return true
+  }
+}

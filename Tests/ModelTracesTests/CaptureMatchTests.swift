@@ -13,7 +13,8 @@ struct CaptureMatchTests {
       "qemu-captures/\(device.rawValue)/\(scenario.rawValue).trace")
     let parser = QEMUTraceParser(device: device)
     let real = try parser.parse(RepositoryPaths.text(url))
-    let provider = try #require(ModelTraceRegistry(modelTraceProvidersOfDrivers).provider(for: device, scenario: scenario))
+    let provider = try #require(
+      ModelTraceRegistry(modelTraceProvidersOfDrivers).provider(for: device, scenario: scenario))
     let model = try parser.parse(provider.trace(scenario))
     #expect(model.bootCount == scenario.bootCount)
     return TraceComparison(real: real, model: model, device: device)
