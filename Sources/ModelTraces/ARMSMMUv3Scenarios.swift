@@ -14,15 +14,17 @@ public enum ARMSMMUv3Scenarios {
     switch scenario {
     case .probeShutdown:
       first.shutdown()
-      out.addBoot(qemuView(first.recorder.lines))
+      out.addBoot(qemuView(first.recorder.lines), log: first.kernel.log.lines(atMost: .info))
     case .kexec:
       first.kernel.context.kexecInProgress = true
       first.shutdown()
-      out.addBoot(qemuView(first.recorder.lines))
-      out.addBoot(qemuView(secondKernel(after: first, kdump: false).recorder.lines))
+      out.addBoot(qemuView(first.recorder.lines), log: first.kernel.log.lines(atMost: .info))
+      let next = secondKernel(after: first, kdump: false)
+      out.addBoot(qemuView(next.recorder.lines), log: next.kernel.log.lines(atMost: .info))
     case .kdump:
-      out.addBoot(qemuView(first.recorder.lines))
-      out.addBoot(qemuView(secondKernel(after: first, kdump: true).recorder.lines))
+      out.addBoot(qemuView(first.recorder.lines), log: first.kernel.log.lines(atMost: .info))
+      let next = secondKernel(after: first, kdump: true)
+      out.addBoot(qemuView(next.recorder.lines), log: next.kernel.log.lines(atMost: .info))
     }
     return out.text
   }

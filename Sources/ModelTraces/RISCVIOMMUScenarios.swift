@@ -14,17 +14,19 @@ public enum RISCVIOMMUScenarios {
     case .probeShutdown:
       // poweroff: kernel_power_off() -> device_shutdown().
       first.shutdown()
-      out.addBoot(first.trace.lines)
+      out.addBoot(first.trace.lines, log: first.kernel.log.lines(atMost: .info))
     case .kexec:
       // kernel_kexec(): kexec_in_progress = true, then device_shutdown().
       first.kernel.context.kexecInProgress = true
       first.shutdown()
-      out.addBoot(first.trace.lines)
-      out.addBoot(secondKernel(after: first, kdump: false).trace.lines)
+      out.addBoot(first.trace.lines, log: first.kernel.log.lines(atMost: .info))
+      let next = secondKernel(after: first, kdump: false)
+      out.addBoot(next.trace.lines, log: next.kernel.log.lines(atMost: .info))
     case .kdump:
       // __crash_kexec() runs no shutdown callback: the IOMMU is left as it was.
-      out.addBoot(first.trace.lines)
-      out.addBoot(secondKernel(after: first, kdump: true).trace.lines)
+      out.addBoot(first.trace.lines, log: first.kernel.log.lines(atMost: .info))
+      let next = secondKernel(after: first, kdump: true)
+      out.addBoot(next.trace.lines, log: next.kernel.log.lines(atMost: .info))
     }
     return out.text
   }
