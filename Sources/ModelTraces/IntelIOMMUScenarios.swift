@@ -65,8 +65,3 @@ struct InterruptWorkload {
   static let crashKernel = InterruptWorkload(
     early: [4, 4, 0xe, 0xe], late: [0x11, 0x11, 0x11, 0x11, 0x11, 2, 2, 0xd, 0xd, 6, 6])
 }
-
-/// The model trace providers of the three devices the oracle captures.
-public let modelTraceProvidersOfDrivers = [
-  RISCVIOMMUScenarios.provider, ARMSMMUv3Scenarios.provider, IntelIOMMUScenarios.provider,
-]

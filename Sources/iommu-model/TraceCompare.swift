@@ -3,9 +3,9 @@ import Foundation
 import ModelTraces
 import OracleTraces
 
-/// The model traces `trace-compare` can produce itself, by device and scenario. Each driver
-/// appends its provider here once its probe/kexec/kdump scenarios run on the machine model;
-/// until then `--model-trace FILE` supplies the model's trace.
+/// The model traces `trace-compare` and `trace NAME --scenario` produce themselves, by device
+/// and scenario: riscv-iommu, arm-smmu-v3 and intel-iommu run all three scenarios on their
+/// machine models (Sources/ModelTraces). `--model-trace FILE` overrides them.
 let modelTraceProviders = ModelTraceRegistry(modelTraceProvidersOfDrivers)
 
 /// `iommu-model trace-compare NAME FILE --scenario S`: compares a real capture with the model.
