@@ -22,7 +22,23 @@ let package = Package(
     .target(name: "PCI", dependencies: ["MMIO"]),
     .target(name: "Firmware"),
     .target(name: "SimulatedHardware", dependencies: ["MMIO", "Memory", "PCI", "Kernel"]),
+    // The handover machine: memory, DMA masters, kernels, kexec and kdump (issue 8).
+    .target(
+      name: "Machine",
+      dependencies: [
+        "MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "SimulatedHardware", "RISCVIOMMU", "ARMSMMU", "ARMSMMUv3",
+        "IntelIOMMU",
+      ]),
+    // A tiny IOMMU (hardware, driver, adapter) to test the machine and users' own adapters.
+    .target(name: "MachineTesting", dependencies: ["Machine"]),
     .target(name: "OracleTraces", dependencies: ["MMIO"]),
+    // Host state (issue 3): libpci through C shims, typed IOMMU capability registers, the
+    // read-only view of the real host.
+    .systemLibrary(
+      name: "CLibPCI", path: "CShims/CLibPCI", pkgConfig: "libpci", providers: [.apt(["libpci-dev"])]),
+    .target(name: "CPCIShim", dependencies: ["CLibPCI"], path: "CShims/CPCIShim"),
+    .target(name: "IOMMURegisters", dependencies: ["MMIO"]),
+    .target(name: "HostState", dependencies: ["MMIO", "PCI", "Firmware", "IOMMURegisters", "CPCIShim"]),
 
     // MARK: Drivers (drivers/iommu/...), mirroring the kernel tree
     .target(
@@ -43,8 +59,8 @@ let package = Package(
     .target(
       name: "IOMMUModel",
       dependencies: [
-        "MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "Firmware", "SimulatedHardware", "RISCVIOMMU", "ARMSMMU",
-        "ARMSMMUv3", "IntelIOMMU",
+        "MMIO", "Kernel", "Memory", "DeviceCore", "PCI", "Firmware", "SimulatedHardware", "IOMMURegisters",
+        "HostState", "RISCVIOMMU", "ARMSMMU", "ARMSMMUv3", "IntelIOMMU", "Machine",
       ]),
     .target(
       name: "IOMMUModelTesting",
@@ -55,8 +71,10 @@ let package = Package(
       dependencies: [
         "IOMMUModel",
         "IOMMUModelTesting",
+        "MachineTesting",
         "OracleTraces",
         "ModelTraces",
+        "HostState",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]),
@@ -73,6 +91,9 @@ let package = Package(
     .testTarget(name: "IntelIOMMUTests", dependencies: ["IntelIOMMU", "IOMMUModelTesting"]),
     .testTarget(name: "OracleTracesTests", dependencies: ["OracleTraces", "IOMMUModelTesting"]),
     .testTarget(name: "ModelTracesTests", dependencies: ["ModelTraces", "OracleTraces", "IOMMUModelTesting"]),
+    .testTarget(name: "PCITests", dependencies: ["PCI", "IOMMUModelTesting"]),
+    .testTarget(name: "HostStateTests", dependencies: ["HostState", "IOMMURegisters", "IOMMUModelTesting"]),
+    .testTarget(name: "MachineTests", dependencies: ["Machine", "MachineTesting"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -240,6 +240,8 @@ public final class DriverCore {
   /// `pci_clear_master()`: clears Command.BME (bit 2 of offset 0x04) in config space.
   private func clearMaster(_ device: Device) {
     device.busMasterEnabled = false
+    // With Bus Master Enable clear the function can issue no more DMA.
+    device.isDMAActive = false
     guard let config = device.configSpace else { return }
     if let command = try? config.read(UInt16.self, at: 0x04), command & 0x4 != 0 {
       try? config.write(command & ~0x4, at: 0x04)

@@ -18,6 +18,14 @@ public final class PhysicalMemory {
 
   public init() {}
 
+  /// Forgets every region, page and the observer: the memory of a machine powered off, to be
+  /// declared again (the handover matrix reuses one memory and its hardware models).
+  public func removeAll() {
+    regions = []
+    pages = [:]
+    writeObserver = nil
+  }
+
   /// Declares RAM at `base..<base+size`, owned by `owner`.
   public func addRAM(base: UInt64, size: UInt64, owner: MemoryOwner = .free) {
     precondition(base % Self.pageSize == 0 && size % Self.pageSize == 0, "RAM must be page aligned")
@@ -98,7 +106,7 @@ public final class PhysicalMemory {
       let inPage = Int(a & (Self.pageSize - 1))
       let n = min(length - done, Int(Self.pageSize) - inPage)
       if let page = pages[pfn] {
-        for i in 0..<n { out[done + i] = page[inPage + i] }
+        out.replaceSubrange(done..<(done + n), with: page[inPage..<(inPage + n)])
       }
       done += n
     }
@@ -115,15 +123,17 @@ public final class PhysicalMemory {
       let pfn = a >> Self.pageShift
       let inPage = Int(a & (Self.pageSize - 1))
       let n = min(bytes.count - done, Int(Self.pageSize) - inPage)
-      var page = pages.removeValue(forKey: pfn) ?? [UInt8](repeating: 0, count: Int(Self.pageSize))
-      for i in 0..<n { page[inPage + i] = bytes[done + i] }
-      pages[pfn] = page
+      // Modified in place: a page is copied only when it is first materialised.
+      pages[pfn, default: Self.zeroPage].replaceSubrange(
+        inPage..<(inPage + n), with: bytes[done..<(done + n)])
       done += n
     }
     if let observer = writeObserver, let owner = owner(of: address) {
       observer(address, bytes.count, owner)
     }
   }
+
+  private static let zeroPage = [UInt8](repeating: 0, count: Int(pageSize))
 
   /// Fills `address..<address+length` with `byte` (memset; zeroing a page drops its storage).
   public func fill(_ address: UInt64, length: Int, with byte: UInt8 = 0) throws(MemoryError) {
@@ -141,11 +151,27 @@ public final class PhysicalMemory {
 
   /// A little-endian 64-bit load (how IOMMUs read table entries and commands).
   public func read64(_ address: UInt64) throws(MemoryError) -> UInt64 {
+    let inPage = Int(address & (Self.pageSize - 1))
+    // Fast path: an aligned load inside one page.
+    if inPage & 7 == 0, region(containing: address) != nil {
+      guard let page = pages[address >> Self.pageShift] else { return 0 }
+      return UInt64(
+        littleEndian: page.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: inPage, as: UInt64.self) })
+    }
     let b = try read(address, length: 8)
     return b.enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
   }
 
   public func write64(_ value: UInt64, at address: UInt64) throws(MemoryError) {
+    let inPage = Int(address & (Self.pageSize - 1))
+    // Fast path: an aligned store inside one page, without building a byte array.
+    if inPage & 7 == 0, let region = region(containing: address) {
+      pages[address >> Self.pageShift, default: Self.zeroPage].withUnsafeMutableBytes {
+        $0.storeBytes(of: value.littleEndian, toByteOffset: inPage, as: UInt64.self)
+      }
+      writeObserver?(address, 8, region.owner)
+      return
+    }
     try write((0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }, at: address)
   }
 

@@ -13,8 +13,11 @@ struct IOMMUModelCommand: ParsableCommand {
       """,
     version: "0.1.0",
     subcommands: [
+      Host.self,
+      Decode.self,
       Check.self,
       Trace.self,
+      Handover.self,
       TraceCompare.self,
       TraceParse.self,
       Bench.self,

@@ -1,0 +1,75 @@
+import ARMSMMU
+import DeviceCore
+import Kernel
+import MMIO
+import Memory
+import SimulatedHardware
+
+/// An Arm MMU-500 (SMMUv2) on the handover machine, with the driver's shutdown variants
+/// (`kernel`: sCR0 = CLIENTPD, global bypass; `abort-on-shutdown`: every stream faults). Its
+/// clients are platform masters, which no Bus Master Enable stops during a kexec.
+public final class ARMSMMUAdapter: HandoverIOMMU {
+  public let name = "smmuv2"
+  public let variants = ARMSMMUVariant.allCases.map(\.rawValue)
+  public let clientBus = BusType.platform
+  /// sCR0 decides between global bypass (CLIENTPD), unmatched-stream policy and translation.
+  public let controlRegisters: Set<Int> = [0x000]
+  /// The driver has no shutdown variant that leaves translation on, which the proposal needs.
+  public let kernelList: KernelListSupport? = nil
+
+  public init() {}
+
+  public func makeHardware(memory: PhysicalMemory) -> any IOMMUHardwareModel {
+    ARMSMMUv2(configuration: .mmu500, memory: memory)
+  }
+
+  public func install(
+    _ hardware: any IOMMUHardwareModel, variant: String, in boot: KernelBoot
+  ) throws(HandoverError) -> any IOMMUBinding {
+    guard let hw = hardware as? ARMSMMUv2 else { throw HandoverError("not an SMMUv2") }
+    guard let v = ARMSMMUVariant(rawValue: variant) else {
+      throw HandoverError("smmuv2 has no variant '\(variant)'")
+    }
+    let device = Device(
+      name: "2b500000.iommu", bus: .platform,
+      identity: .platform(compatible: ["arm,mmu-500"], acpiHID: nil),
+      resources: [DeviceResource(name: "smmu", base: 0x2b50_0000, io: boot.tap(hw.registers))],
+      irqCount: 9)
+    device.properties = ["#global-interrupts": [1]]
+    let driver = ARMSMMUDriver(variant: v)
+    boot.registerDevice(device)
+    boot.registerDriver(driver)
+    return ARMSMMUBinding(device: device, driver: driver, kernel: boot.kernel)
+  }
+
+  public func recordedFaults(_ hardware: any IOMMUHardwareModel) -> Int {
+    (hardware as? ARMSMMUv2)?.faultLog.count ?? 0
+  }
+}
+
+/// `arm_smmu_probe_device()` then the default domain: identity (S2CR BYPASS) or a paging domain
+/// with its own context bank and LPAE table.
+final class ARMSMMUBinding: IOMMUBinding {
+  let device: Device
+  let driver: ARMSMMUDriver
+  let kernel: Kernel
+
+  init(device: Device, driver: ARMSMMUDriver, kernel: Kernel) {
+    self.device = device
+    self.driver = driver
+    self.kernel = kernel
+  }
+
+  func attach(_ client: Device, streamID: UInt32) throws(Errno) -> any DMAMapping {
+    try driver.probeDevice(client)
+    if kernel.context.defaultDomainType == .identity {
+      try driver.attachIdentity(client)
+      return DirectMapping()
+    }
+    let domain = try driver.attachPaging(client)
+    let table = domain.pageTable
+    return DriverDomain(aperture: 1 << UInt64(table.ias)) { iova, physical, size throws(Errno) in
+      try table.map(iova: iova, paddr: physical, size: size)
+    }
+  }
+}

@@ -1,0 +1,94 @@
+import DeviceCore
+import Kernel
+import MMIO
+import Memory
+import RISCVIOMMU
+import SimulatedHardware
+
+/// The RISC-V IOMMU (riscv-iommu-pci, QEMU's 1b36:0014) on the handover machine, with the
+/// driver's policies (`kernel`, `blocking-handover`, `refuse`). Clients are PCI functions whose
+/// device IDs are their stream IDs.
+public final class RISCVIOMMUAdapter: HandoverIOMMU {
+  public let name = "riscv"
+  public let variants = RISCVIOMMUPolicy.allCases.map(\.rawValue)
+  public let clientBus = BusType.pci
+  /// DDTP is the only register whose writes change routing (OFF, BARE, a directory).
+  public let controlRegisters: Set<Int> = [RISCVIOMMUSpec.ddtp]
+  /// The driver has no shutdown policy that leaves translation on, which the proposal needs.
+  public let kernelList: KernelListSupport? = nil
+
+  public init() {}
+
+  public func makeHardware(memory: PhysicalMemory) -> any IOMMUHardwareModel {
+    RISCVIOMMUHardware(memory: memory)
+  }
+
+  public func install(
+    _ hardware: any IOMMUHardwareModel, variant: String, in boot: KernelBoot
+  ) throws(HandoverError) -> any IOMMUBinding {
+    guard let hw = hardware as? RISCVIOMMUHardware else { throw HandoverError("not a RISC-V IOMMU") }
+    guard let policy = RISCVIOMMUPolicy(rawValue: variant) else {
+      throw HandoverError("riscv has no variant '\(variant)'")
+    }
+    let device = Device(
+      name: "0000:00:01.0", bus: .pci,
+      identity: .pci(
+        PCIIdentity(
+          vendor: RISCVIOMMUPCIFunction.vendorID, device: RISCVIOMMUPCIFunction.deviceID,
+          classCode: RISCVIOMMUPCIFunction.classCode)),
+      resources: [
+        DeviceResource(name: "BAR0", base: RISCVIOMMUPCIFunction.referenceBARAddress, io: boot.tap(hw.registers))
+      ],
+      configSpace: RISCVIOMMUPCIFunction.configSpace(vectors: hw.configuration.msixVectors))
+    // The IOMMU's interrupts reach the driver of the kernel now running.
+    hw.interruptSink = { [weak device] vector in
+      (device?.driverData as? RISCVIOMMUDevice)?.handleInterrupt(vector: vector)
+    }
+    boot.registerDevice(device)
+    boot.registerDriver(RISCVIOMMUPCIDriver(policy: policy))
+    return RISCVBinding(device: device, boot: boot)
+  }
+
+  public func recordedFaults(_ hardware: any IOMMUHardwareModel) -> Int {
+    (hardware as? RISCVIOMMUHardware)?.faults.count ?? 0
+  }
+}
+
+/// Attach: the driver's identity attach creates and validates the device context (IODIR
+/// invalidation included); for a DMA default domain the context then gets an Sv39 first-stage
+/// table (FSC) and the caches are invalidated.
+final class RISCVBinding: IOMMUBinding {
+  let device: Device
+  let memory: PhysicalMemory
+  let allocator: DMAAllocator
+  let kernel: Kernel
+
+  init(device: Device, boot: KernelBoot) {
+    self.device = device
+    memory = boot.memory
+    allocator = boot.allocator
+    kernel = boot.kernel
+  }
+
+  /// Sv39: V b0, R b1, W b2, A b6, D b7, PPN from b10.
+  static let sv39 = RadixFormat(
+    levels: 3, table: { ($0 >> 12) << 10 | 1 }, leaf: { ($0 >> 12) << 10 | 0xC7 },
+    isValid: { $0 & 1 != 0 }, next: { (($0 >> 10) & ((1 << 44) - 1)) << 12 })
+
+  func attach(_ client: Device, streamID: UInt32) throws(Errno) -> any DMAMapping {
+    guard let iommu = device.driverData as? RISCVIOMMUDevice else { throw .ENODEV }
+    // riscv_iommu_probe_device() refuses devices while the IOMMU is OFF or BARE: the device
+    // then does direct DMA.
+    guard iommu.ddtMode > .bare else { return DirectMapping() }
+    try iommu.attach(client, to: .identity)
+    guard kernel.context.defaultDomainType != .identity else { return DirectMapping() }
+    let domain = try RadixDomain(memory: memory, allocator: allocator, format: Self.sv39, aperture: 1 << 38)
+    guard let dc = iommu.getDC(streamID) else { throw .ENODEV }
+    do {
+      try memory.write64(8 << 60 | domain.root >> 12, at: dc + RISCVIOMMUDC.fsc)
+    } catch { throw .EFAULT }
+    domain.afterMap = { () throws(Errno) in try iommu.invalidateAll() }
+    try iommu.invalidateAll()
+    return domain
+  }
+}

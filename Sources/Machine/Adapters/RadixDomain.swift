@@ -1,0 +1,133 @@
+import Kernel
+import Memory
+
+/// The layout of a radix page table: how many levels, 9 index bits each over 4 KiB pages, and
+/// how an entry is encoded. Adapters describe their hardware's format (RISC-V Sv39, ARM LPAE,
+/// VT-d second level) with one of these.
+public struct RadixFormat: Sendable {
+  public var levels: Int
+  /// A table entry pointing at the next level's page.
+  public var table: @Sendable (_ physical: UInt64) -> UInt64
+  /// A leaf entry mapping one 4 KiB page, readable and writable.
+  public var leaf: @Sendable (_ physical: UInt64) -> UInt64
+  /// Whether an entry is present, and the next table it points at.
+  public var isValid: @Sendable (_ entry: UInt64) -> Bool
+  public var next: @Sendable (_ entry: UInt64) -> UInt64
+
+  public init(
+    levels: Int, table: @escaping @Sendable (UInt64) -> UInt64,
+    leaf: @escaping @Sendable (UInt64) -> UInt64, isValid: @escaping @Sendable (UInt64) -> Bool,
+    next: @escaping @Sendable (UInt64) -> UInt64
+  ) {
+    self.levels = levels
+    self.table = table
+    self.leaf = leaf
+    self.isValid = isValid
+    self.next = next
+  }
+}
+
+/// A DMA (paging) domain: a page table in the kernel's memory and an IOVA allocator that hands
+/// out addresses from the top of the device's DMA mask (clamped to the domain's aperture)
+/// downwards, as `iommu_dma_alloc_iova()` does. What the IOMMU layer and io-pgtable do, done
+/// here because the driver models stop at attach.
+public final class RadixDomain: DMAMapping {
+  public let memory: PhysicalMemory
+  public let allocator: DMAAllocator
+  public let format: RadixFormat
+  /// The root table's physical address.
+  public let root: UInt64
+  /// One past the highest IOVA the domain can map.
+  public let aperture: UInt64
+  /// Runs after each map (an IOTLB invalidation where the hardware caches).
+  public var afterMap: () throws(Errno) -> Void = {}
+  private var iovas: IOVAAllocator
+
+  /// A domain over the table at `root`, or over a fresh zeroed root page.
+  public init(
+    memory: PhysicalMemory, allocator: DMAAllocator, format: RadixFormat, aperture: UInt64,
+    root: UInt64? = nil
+  ) throws(Errno) {
+    self.memory = memory
+    self.allocator = allocator
+    self.format = format
+    self.aperture = aperture
+    iovas = IOVAAllocator(aperture: aperture)
+    if let root {
+      self.root = root
+    } else {
+      do { self.root = try allocator.allocate(size: PhysicalMemory.pageSize).address } catch { throw .ENOMEM }
+    }
+  }
+
+  /// `dma_map_single()`: an IOVA range below the mask, every page mapped.
+  public func map(physical: UInt64, size: UInt64, dmaMask: UInt64) throws(Errno) -> UInt64 {
+    let pages = (size + PhysicalMemory.pageSize - 1) & ~(PhysicalMemory.pageSize - 1)
+    let iova = try iovas.allocate(size: pages, dmaMask: dmaMask)
+    for offset in stride(from: UInt64(0), to: pages, by: Int(PhysicalMemory.pageSize)) {
+      try mapPage(iova + offset, to: physical + offset)
+    }
+    try afterMap()
+    return iova
+  }
+
+  private func mapPage(_ iova: UInt64, to physical: UInt64) throws(Errno) {
+    var table = root
+    for level in stride(from: format.levels - 1, to: 0, by: -1) {
+      let entry = table + ((iova >> UInt64(12 + 9 * level)) & 0x1ff) * 8
+      let value = (try? memory.read64(entry)) ?? 0
+      if format.isValid(value) {
+        table = format.next(value)
+        continue
+      }
+      let page: UInt64
+      do { page = try allocator.allocate(size: PhysicalMemory.pageSize).address } catch { throw .ENOMEM }
+      do { try memory.write64(format.table(page), at: entry) } catch { throw .EFAULT }
+      table = page
+    }
+    do {
+      try memory.write64(format.leaf(physical), at: table + ((iova >> 12) & 0x1ff) * 8)
+    } catch { throw .EFAULT }
+  }
+}
+
+/// IOVAs from the top of the device's DMA mask, clamped to the domain's aperture, downwards.
+public struct IOVAAllocator: Sendable {
+  public let aperture: UInt64
+  private var next: [UInt64: UInt64] = [:]
+
+  public init(aperture: UInt64) { self.aperture = aperture }
+
+  /// Mirrors iommu_dma_alloc_iova(), drivers/iommu/dma-iommu.c (Linux 7.2), without the
+  /// rcache: a page-aligned range of `size` bytes below the mask's limit (`alloc_iova_fast()`
+  /// allocates top-down).
+  public mutating func allocate(size: UInt64, dmaMask: UInt64) throws(Errno) -> UInt64 {
+    let limit = min(dmaMask == ~0 ? aperture : dmaMask &+ 1, aperture)
+    let top = next[limit] ?? limit
+    let pages = (size + PhysicalMemory.pageSize - 1) & ~(PhysicalMemory.pageSize - 1)
+    guard top >= pages else { throw .ENOSPC }
+    next[limit] = top - pages
+    return top - pages
+  }
+}
+
+/// A domain whose page table the driver model builds: the adapter hands its map function over.
+public final class DriverDomain: DMAMapping {
+  private var iovas: IOVAAllocator
+  private let mapPages: (_ iova: UInt64, _ physical: UInt64, _ size: UInt64) throws(Errno) -> Void
+
+  public init(
+    aperture: UInt64,
+    mapPages: @escaping (_ iova: UInt64, _ physical: UInt64, _ size: UInt64) throws(Errno) -> Void
+  ) {
+    iovas = IOVAAllocator(aperture: aperture)
+    self.mapPages = mapPages
+  }
+
+  public func map(physical: UInt64, size: UInt64, dmaMask: UInt64) throws(Errno) -> UInt64 {
+    let pages = (size + PhysicalMemory.pageSize - 1) & ~(PhysicalMemory.pageSize - 1)
+    let iova = try iovas.allocate(size: pages, dmaMask: dmaMask)
+    try mapPages(iova, physical, pages)
+    return iova
+  }
+}

@@ -1,0 +1,71 @@
+import DeviceCore
+import Kernel
+import MMIO
+import Memory
+
+/// The driver of one client: probe allocates the device's buffers in this kernel's memory,
+/// maps them through the IOMMU (or directly when the device probed without one), programs the
+/// engine with the IOVAs and sets bus mastering; `->shutdown()`, when the client has one,
+/// quiesces the engine.
+final class ClientDriver: DeviceDriver {
+  unowned let client: MachineClient
+  unowned let machine: Machine
+  let bus: BusType
+  let matchTable: [DeviceMatch]
+
+  /// The driver for `client`, matching the `device` the machine made for it.
+  init(client: MachineClient, device: Device, machine: Machine) {
+    self.client = client
+    self.machine = machine
+    bus = device.bus
+    if case .pci(let id) = device.identity {
+      matchTable = [.pci(vendor: id.vendor, device: id.device)]
+    } else {
+      matchTable = [.compatible("iommu-model,\(client.name)")]
+    }
+  }
+
+  var name: String { client.spec.kind.driverName }
+  var hasShutdown: Bool { client.spec.quiesced }
+
+  func probe(_ device: Device, match: DeviceMatch) throws(Errno) {
+    let kind = client.spec.kind
+    let iommu = machine.iommus[client.iommuIndex]
+    let mapping: any DMAMapping
+    if let binding = iommu.binding, binding.device.isBound, device.iommu === binding.device {
+      if iommu.variant == Machine.kernelListPolicy && machine.generation != "old"
+        && !client.quiescedByOldKernel
+      {
+        // The proposal: a device the previous kernel did not quiesce stays blocked.
+        throw device.errProbe(.EBUSY, "not quiesced by the previous kernel, left blocked")
+      }
+      mapping = try binding.attach(device, streamID: client.streamID)
+    } else {
+      mapping = DirectMapping()
+    }
+    // One coherent allocation holds all the buffers (a ring, a command table), mapped at once.
+    let (count, size) = kind.buffers
+    let area = try device.dmaAllocCoherent(size: UInt64(count) * size)
+    machine.memory.setOwner(
+      .deviceBuffer("\(machine.generation):\(client.name)"), base: area.address, size: area.size)
+    let iova = try mapping.map(physical: area.address, size: area.size, dmaMask: kind.dmaMask)
+    let segments = (0..<UInt64(count)).map {
+      DMASegment(iova: iova + $0 * size, physical: area.address + $0 * size, size: size)
+    }
+    client.engine.start(DMAProgram(generation: machine.generation, segments: segments))
+    // pci_set_master(): the function may master the bus again.
+    client.busMaster = true
+    device.isDMAActive = true
+    machine.event(
+      device.name, "\(name) probed: \(segments.count) buffers mapped at IOVA \(hex(segments[0].iova, digits: 9))")
+    machine.sampleDMA()
+  }
+
+  func shutdown(_ device: Device) {
+    client.engine.quiesce()
+    client.quiescedByOldKernel = true
+    device.isDMAActive = false
+    machine.event(device.name, "\(name) shutdown: DMA quiesced")
+    machine.sampleDMA()
+  }
+}

@@ -1,0 +1,85 @@
+/// One buffer a driver gave its device: the address the device uses and where it really is.
+public struct DMASegment: Sendable, Hashable {
+  public var iova: UInt64
+  public var physical: UInt64
+  public var size: UInt64
+}
+
+/// What a driver programmed into a device: its buffers, and which kernel's memory they are in
+/// (`old`, `new`, `crash`), so writes into them can be told apart from corruption.
+public struct DMAProgram: Sendable, Hashable {
+  public var generation: String
+  public var segments: [DMASegment]
+}
+
+/// One transaction the engine issues.
+public struct DMATransaction: Sendable, Hashable {
+  public var iova: UInt64
+  public var length: Int
+  /// A write to memory (a received packet, a disk read); false for a read of memory.
+  public var isWrite: Bool
+  /// Where the driver meant it to land.
+  public var intended: UInt64
+}
+
+/// The DMA engine of one client: it walks the buffers it was programmed with, one transaction
+/// at a time, whatever the kernels are doing, until its driver quiesces it.
+public final class DMAEngine {
+  public let kind: ClientKind
+  public private(set) var program: DMAProgram?
+  /// Stopped by a `->shutdown()` that quiesces, or never programmed.
+  public private(set) var isRunning = false
+  /// Transactions left before the engine runs dry; nil while a driver keeps feeding it.
+  public private(set) var remaining: Int?
+  private var cursor = 0
+  /// The bytes every write carries (a recognisable pattern per kind).
+  let payload: [UInt8]
+
+  init(kind: ClientKind) {
+    self.kind = kind
+    payload = Self.payloads[kind] ?? []
+  }
+
+  /// One recognisable payload per kind, made once.
+  static let payloads: [ClientKind: [UInt8]] = Dictionary(
+    uniqueKeysWithValues: ClientKind.allCases.map { kind in
+      let tag = UInt8(truncatingIfNeeded: kind.rawValue.utf8.first ?? 0x44)
+      return (kind, (0..<kind.transferSize).map { UInt8(truncatingIfNeeded: $0) ^ tag })
+    })
+
+  /// A driver programs the engine and starts it (it keeps feeding it from now on).
+  func start(_ program: DMAProgram) {
+    self.program = program
+    cursor = 0
+    remaining = nil
+    isRunning = true
+  }
+
+  /// `->shutdown()` quiesced the device: no more transactions.
+  func quiesce() { isRunning = false }
+
+  /// The driver that fed the engine is gone (its kernel stopped): only queued work completes.
+  func orphan() {
+    guard isRunning, remaining == nil, let queued = kind.queuedWhenOrphaned else { return }
+    remaining = queued
+  }
+
+  /// The next transaction, or nil when the engine is stopped or has run dry.
+  func next() -> DMATransaction? {
+    guard isRunning, let program, !program.segments.isEmpty else { return nil }
+    if let r = remaining {
+      guard r > 0 else { return nil }
+      remaining = r - 1
+    }
+    let step = UInt64(kind.transferSize)
+    let perSegment = Int(max(1, program.segments[0].size / step))
+    let segment = program.segments[(cursor / perSegment) % program.segments.count]
+    let offset = UInt64(cursor % perSegment) * step
+    // Storage alternates disk reads (writes to memory) and disk writes (reads of memory).
+    let isWrite = kind != .storage || (cursor / perSegment) % 2 == 0
+    cursor += 1
+    return DMATransaction(
+      iova: segment.iova + offset, length: kind.transferSize, isWrite: isWrite,
+      intended: segment.physical + offset)
+  }
+}

@@ -1,0 +1,126 @@
+import DeviceCore
+import Kernel
+import MMIO
+import Memory
+import SimulatedHardware
+
+/// What the machine needs from one IOMMU to run handovers on it: one small adapter per driver.
+///
+/// The adapter makes the hardware model once per machine (it survives kexec and kdump: nothing
+/// resets the silicon), and for every kernel that boots it registers the IOMMU's device(s) and
+/// the driver configured for a policy variant, plus any late shutdown hook. Clients are attached
+/// through the ``IOMMUBinding`` it returns.
+public protocol HandoverIOMMU: AnyObject {
+  /// The name on the command line and in reports (`smmuv2`, `smmuv3`, `vtd`, `riscv`).
+  var name: String { get }
+  /// The driver's policy variants, `kernel` (what Linux 7.2 does) first.
+  var variants: [String] { get }
+  /// The bus the clients behind this IOMMU sit on (PCI behind VT-d; platform masters behind an
+  /// SMMUv2 on most SoCs). PCI clients have Bus Master Enable cleared by `pci_device_shutdown()`
+  /// during a kexec.
+  var clientBus: BusType { get }
+  /// Offsets of the registers whose writes change how the IOMMU routes DMA (sCR0, CR0 and GBPA,
+  /// GCMD, DDTP...). The machine samples DMA after each such write; empty means after every
+  /// write.
+  var controlRegisters: Set<Int> { get }
+  /// The kernel-list proposal, when this IOMMU can do it.
+  var kernelList: KernelListSupport? { get }
+
+  /// Builds the hardware model on `memory` (its table walks read that memory).
+  func makeHardware(memory: PhysicalMemory) -> any IOMMUHardwareModel
+
+  /// Registers the IOMMU's device(s) with `boot.core`, and its driver for `variant` (or the
+  /// variant ``KernelListSupport`` names), plus late shutdown hooks. Called once per kernel.
+  func install(
+    _ hardware: any IOMMUHardwareModel, variant: String, in boot: KernelBoot
+  ) throws(HandoverError) -> any IOMMUBinding
+
+  /// Whether the clients' devices must exist before the IOMMU probes: drivers whose
+  /// `iommu_device_register()` probes and attaches the devices already present, and offer no
+  /// entry point for one added later. The clients' drivers still bind after the IOMMU.
+  var clientsEnumeratedFirst: Bool { get }
+
+  /// Faults the hardware has recorded since power-on (fault queue records, event queue entries,
+  /// fault status registers), as software could count them.
+  func recordedFaults(_ hardware: any IOMMUHardwareModel) -> Int
+}
+
+extension HandoverIOMMU {
+  public var clientsEnumeratedFirst: Bool { false }
+}
+
+/// One kernel's view of an IOMMU after ``HandoverIOMMU/install(_:variant:in:)``.
+public protocol IOMMUBinding: AnyObject {
+  /// The device clients name as their IOMMU (`iommus = <&smmu ...>`, a DMAR device scope).
+  var device: Device { get }
+  /// `iommu_probe_device()` + the default domain's attach for `client` (which emits
+  /// `streamID`): called from the client's probe when the IOMMU is bound. Throws when the
+  /// IOMMU refuses the device.
+  func attach(_ client: Device, streamID: UInt32) throws(Errno) -> any DMAMapping
+}
+
+/// `dma_map_single()` in one domain: maps a physical range, returns the address the device must use.
+public protocol DMAMapping: AnyObject {
+  func map(physical: UInt64, size: UInt64, dmaMask: UInt64) throws(Errno) -> UInt64
+}
+
+/// Direct DMA (no IOMMU, or an identity domain): the device uses physical addresses.
+public final class DirectMapping: DMAMapping {
+  public init() {}
+  public func map(physical: UInt64, size: UInt64, dmaMask: UInt64) throws(Errno) -> UInt64 {
+    guard physical + size - 1 <= dmaMask else { throw .EIO }
+    return physical
+  }
+}
+
+/// The kernel-list proposal for one IOMMU: the next kernel keeps the IOMMU's configuration but
+/// switches atomically to tables that abort every device, and lets only devices the old kernel
+/// quiesced attach again.
+public struct KernelListSupport {
+  /// The driver variant the old kernel shuts down with: one that leaves translation on.
+  public var shutdownVariant: String
+  /// The driver variant the next kernel probes with: one that keeps translation on.
+  public var bootVariant: String
+  /// Installs all-abort tables while translation stays on, in one step (a root pointer or a
+  /// table base written once), with tables from `allocator` (the next kernel's memory). Runs
+  /// before the next kernel's IOMMU driver probes.
+  public var switchToBlocking:
+    (_ hardware: any IOMMUHardwareModel, _ memory: PhysicalMemory, _ allocator: DMAAllocator) throws(Errno)
+      -> Void
+
+  public init(
+    shutdownVariant: String, bootVariant: String,
+    switchToBlocking:
+      @escaping (any IOMMUHardwareModel, PhysicalMemory, DMAAllocator) throws(Errno) -> Void
+  ) {
+    self.shutdownVariant = shutdownVariant
+    self.bootVariant = bootVariant
+    self.switchToBlocking = switchToBlocking
+  }
+}
+
+/// A kernel that is booting, as an adapter sees it.
+public struct KernelBoot {
+  public let kernel: Kernel
+  public let core: DriverCore
+  public let memory: PhysicalMemory
+  /// This kernel's `dma_alloc_coherent()` pool.
+  public let allocator: DMAAllocator
+  /// Wraps a hardware register block so the machine sees every write (to sample DMA) and
+  /// counts them for the timeline. Adapters give devices `tap(hardware.registers)` (or the
+  /// hardware's own access path) as their io.
+  public let tap: (any WritableRegisterIO) -> any WritableRegisterIO
+  /// The stream (requester) IDs of the clients behind this IOMMU, as firmware and PCI
+  /// enumeration know them before any driver probes.
+  public let clientStreamIDs: [UInt32]
+  /// `device_add()` and `driver_register()` for the IOMMU: adapters register through these,
+  /// not through `core` directly, so the machine can model a driver loaded after its clients.
+  public let registerDevice: (Device) -> Void
+  public let registerDriver: (any DeviceDriver) -> Void
+}
+
+/// Why a handover could not be set up (not an outcome: a bug in an adapter or a bad request).
+public struct HandoverError: Error, CustomStringConvertible {
+  public let description: String
+  public init(_ description: String) { self.description = description }
+}

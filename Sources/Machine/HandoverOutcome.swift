@@ -1,0 +1,137 @@
+import DeviceCore
+import Kernel
+
+/// One row of the policy matrix: exactly the columns (and JSON keys) issue 8 lists.
+public struct MatrixRow: Sendable, Hashable, Codable {
+  public var iommu: String
+  public var scenario: String
+  public var variant: String
+  public var clients: String
+  public var corruptedNewKernelBytes: Int
+  public var corruptedCrashKernelBytes: Int
+  public var corruptedDumpBytes: Int
+  public var unbackedTransactions: Int
+  public var blockedTransactions: Int
+  public var faults: Int
+  public var devicesRecovered: Int
+  public var devicesLost: Int
+  /// The next kernel's IOMMU probe: `0` or the errno (`-EBUSY`); one per IOMMU, `;`-separated.
+  public var initResult: String
+  public var orderingViolations: Int
+
+  public static let columns = [
+    "iommu", "scenario", "variant", "clients", "corruptedNewKernelBytes",
+    "corruptedCrashKernelBytes", "corruptedDumpBytes", "unbackedTransactions",
+    "blockedTransactions", "faults", "devicesRecovered", "devicesLost", "initResult",
+    "orderingViolations",
+  ]
+
+  /// The row's values as text, in ``columns`` order.
+  public var values: [String] {
+    [
+      iommu, scenario, variant, clients, "\(corruptedNewKernelBytes)", "\(corruptedCrashKernelBytes)",
+      "\(corruptedDumpBytes)", "\(unbackedTransactions)", "\(blockedTransactions)", "\(faults)",
+      "\(devicesRecovered)", "\(devicesLost)", initResult, "\(orderingViolations)",
+    ]
+  }
+}
+
+/// What one handover did.
+public struct HandoverOutcome: Sendable {
+  public var row: MatrixRow
+  /// All DMA of the run, and per stage.
+  public var dma: DMAStats
+  public var stages: [(stage: HandoverStage, dma: DMAStats)]
+  /// Per client: name, whether its driver quiesced it, whether it works in the next kernel.
+  public var clients: [(name: String, quiesced: Bool, works: Bool, dma: DMAStats)]
+  /// Simulated time the next kernel's boot spent in poll loops and delays (nothing else
+  /// advances the clock), and the whole handover's.
+  public var nextKernelPollingMicroseconds: UInt64
+  public var handoverMicroseconds: UInt64
+  public var violations: [String]
+  public var timeline: [TimelineEvent]
+}
+
+extension Machine {
+  /// The outcome so far (call after ``runNextKernel()``).
+  public func outcome(faultsBefore: [Int], handoverStart: UInt64, nextBootStart: UInt64, nextBootEnd: UInt64)
+    -> HandoverOutcome
+  {
+    let dma = totalStats
+    let faults = zip(iommus, faultsBefore).map { $0.adapter.recordedFaults($0.hardware) - $1 }.reduce(0, +)
+    let working = clients.map { c in
+      c.engine.program?.generation == generation && c.finalStageStats.transactions > 0
+        && c.finalStageStats.delivered == c.finalStageStats.transactions
+    }
+    let violations =
+      kernels.first?.core.violations.filter {
+        if case .iommuShutdownBeforeConsumer = $0 { return true }
+        return false
+      } ?? []
+    let results = iommus.map { i in (i.initResults.last ?? nil).map { "\($0)" } ?? "0" }
+    let row = MatrixRow(
+      iommu: iommus.map(\.adapter.name).joined(separator: "+"),
+      scenario: scenario?.rawValue ?? "-", variant: iommus.map(\.variant).joined(separator: "+"),
+      clients: clients.map(\.spec).specText,
+      corruptedNewKernelBytes: dma.corruptedNewKernelBytes,
+      corruptedCrashKernelBytes: dma.corruptedCrashKernelBytes,
+      corruptedDumpBytes: dma.corruptedDumpBytes, unbackedTransactions: dma.unbacked,
+      blockedTransactions: dma.blocked, faults: faults,
+      devicesRecovered: working.filter { $0 }.count, devicesLost: working.filter { !$0 }.count,
+      initResult: results.joined(separator: ";"), orderingViolations: violations.count)
+    return HandoverOutcome(
+      row: row, dma: dma,
+      stages: HandoverStage.allCases.compactMap { s in
+        stageTotals[s.index].transactions > 0 ? (s, stageTotals[s.index]) : nil
+      },
+      clients: zip(clients, working).map { ($0.name, $0.spec.quiesced, $1, $0.stats) },
+      nextKernelPollingMicroseconds: (nextBootEnd - nextBootStart) / 1_000,
+      handoverMicroseconds: (nextBootEnd - handoverStart) / 1_000,
+      violations: violations.map(\.description), timeline: timeline)
+  }
+
+  /// Runs a whole handover: the old kernel boots and runs, hands over by `scenario`, the next
+  /// kernel boots and runs.
+  public func runHandover(_ scenario: HandoverScenario) throws(HandoverError) -> HandoverOutcome {
+    try bootOldKernel()
+    runOldKernel()
+    let faultsBefore = iommus.map { $0.adapter.recordedFaults($0.hardware) }
+    let handoverStart = clock.nanoseconds
+    handOver(scenario)
+    let bootStart = clock.nanoseconds
+    try bootNextKernel()
+    let bootEnd = clock.nanoseconds
+    runNextKernel()
+    return outcome(
+      faultsBefore: faultsBefore, handoverStart: handoverStart, nextBootStart: bootStart,
+      nextBootEnd: bootEnd)
+  }
+}
+
+/// One handover on a fresh machine.
+public func runHandover(
+  adapter: any HandoverIOMMU, scenario: HandoverScenario, variant: String = "kernel",
+  clients: [ClientSpec] = ClientSpec.defaults, options: MachineOptions = MachineOptions(),
+  rig: MachineRig? = nil
+) throws(HandoverError) -> HandoverOutcome {
+  try runHandoverKeepingRig(
+    adapter: adapter, scenario: scenario, variant: variant, clients: clients, options: options, rig: rig
+  ).outcome
+}
+
+/// ``runHandover(adapter:scenario:variant:clients:options:rig:)``, also returning the machine's
+/// rig for the next run.
+public func runHandoverKeepingRig(
+  adapter: any HandoverIOMMU, scenario: HandoverScenario, variant: String = "kernel",
+  clients: [ClientSpec] = ClientSpec.defaults, options: MachineOptions = MachineOptions(),
+  rig: MachineRig? = nil
+) throws(HandoverError) -> (outcome: HandoverOutcome, rig: MachineRig) {
+  guard variant == Machine.kernelListPolicy ? adapter.kernelList != nil : adapter.variants.contains(variant)
+  else {
+    var known = adapter.variants
+    if adapter.kernelList != nil { known.append(Machine.kernelListPolicy) }
+    throw HandoverError("\(adapter.name) has no variant '\(variant)'; known: \(known.joined(separator: ", "))")
+  }
+  let machine = Machine(adapter: adapter, variant: variant, clients: clients, options: options, rig: rig)
+  return (try machine.runHandover(scenario), machine.rig)
+}

@@ -1,0 +1,304 @@
+import DeviceCore
+import Kernel
+import MMIO
+import Memory
+import SimulatedHardware
+
+/// One IOMMU of a machine: its adapter, its silicon (which outlives every kernel), the policy
+/// variant chosen, and the current kernel's binding to it.
+public final class MachineIOMMU {
+  public let adapter: any HandoverIOMMU
+  public let hardware: any IOMMUHardwareModel
+  /// A driver variant, or ``Machine/kernelListPolicy``.
+  public let variant: String
+  public internal(set) var binding: (any IOMMUBinding)?
+  /// The IOMMU's probe result in each kernel, in boot order (0 or an errno).
+  public internal(set) var initResults: [Errno?] = []
+
+  init(adapter: any HandoverIOMMU, variant: String, hardware: any IOMMUHardwareModel) {
+    self.adapter = adapter
+    self.variant = variant
+    self.hardware = hardware
+  }
+}
+
+/// One client device of a machine: the silicon (its DMA engine and Bus Master Enable, which
+/// survive kexec) and the `Device` the current kernel has for it.
+public final class MachineClient {
+  public let spec: ClientSpec
+  /// `nic0`, `storage1`...: the compatible suffix and, on a platform bus, the device name.
+  public let name: String
+  public let streamID: UInt32
+  public let iommuIndex: Int
+  public let engine: DMAEngine
+  /// The function's Bus Master Enable as the hardware holds it, across kernels.
+  public internal(set) var busMaster = true
+  public internal(set) var device: Device?
+  /// Whether the old kernel's `->shutdown()` stopped it.
+  public internal(set) var quiescedByOldKernel = false
+  /// DMA of this client over the whole run, and in the last stage (the verification).
+  public internal(set) var stats = DMAStats()
+  public internal(set) var finalStageStats = DMAStats()
+
+  init(spec: ClientSpec, index: Int, iommuIndex: Int) {
+    self.spec = spec
+    name = "\(spec.kind)\(index)"
+    streamID = UInt32(0x10 + 8 * index)
+    self.iommuIndex = iommuIndex
+    engine = DMAEngine(kind: spec.kind)
+  }
+
+  /// DMA can leave the function: bus mastering on in the hardware, and not cleared by the
+  /// current kernel's `pci_clear_master()`.
+  var canMaster: Bool { busMaster && (device?.busMasterEnabled ?? true) && engine.isRunning }
+
+  /// The owner label of the buffers the engine was programmed with.
+  var bufferOwner: MemoryOwner? {
+    engine.program.map { .deviceBuffer("\($0.generation):\(name)") }
+  }
+}
+
+/// The silicon of a machine: its memory and IOMMU hardware models.
+public struct MachineRig {
+  public let memory: PhysicalMemory
+  public let hardware: [any IOMMUHardwareModel]
+}
+
+/// Knobs of a machine that are not policies.
+public struct MachineOptions: Sendable, Hashable {
+  /// The IOMMU driver is a module loaded after the clients probed: they probe without it (no
+  /// device link) and the device list puts the IOMMU after them, so `device_shutdown()` reaches
+  /// the IOMMU first.
+  public var iommuDriverLoadedLate = false
+  /// Transactions each running engine issues in a stage that stands for a long time (the old
+  /// kernel running, the next kernel's early boot, the next kernel running).
+  public var burst = 4
+  /// Simulated time the old kernel runs before the handover, and the time from the jump to the
+  /// next kernel until its IOMMU driver probes (purgatory, decompression, early init).
+  public var oldKernelRunNanoseconds: UInt64 = 1_000_000_000
+  public var earlyBootNanoseconds: UInt64 = 400_000_000
+  /// Keep a timeline (costs time: the benchmark turns it off).
+  public var recordTimeline = true
+  public var plan = MemoryPlan()
+  public init() {}
+}
+
+/// The handover machine: RAM with owners, a clock, IOMMUs, clients with DMA engines, and the
+/// kernels that run on it one after the other.
+public final class Machine {
+  /// The kernel-list proposal as a policy name: the next kernel keeps the IOMMU configured,
+  /// switches atomically to all-abort tables, and lets only quiesced devices attach.
+  public static let kernelListPolicy = "kernel-list"
+
+  public let options: MachineOptions
+  public let memory: PhysicalMemory
+  public let clock = SimulatedClock()
+  public let iommus: [MachineIOMMU]
+  public let clients: [MachineClient]
+
+  public internal(set) var kernel: Kernel?
+  public internal(set) var core: DriverCore?
+  /// Every kernel that ran, in order, with its driver core.
+  public internal(set) var kernels: [(kernel: Kernel, core: DriverCore)] = []
+  var allocator: DMAAllocator?
+  /// The label of the current kernel's memory (`old`, `new`, `crash`).
+  public internal(set) var generation = "old"
+  public internal(set) var stage = HandoverStage.oldKernelBoot
+  /// DMA per stage, indexed by ``HandoverStage/index``.
+  var stageTotals = [DMAStats](repeating: DMAStats(), count: HandoverStage.allCases.count)
+  public internal(set) var timeline: [TimelineEvent] = []
+  var registerWrites: [String: [String: Int]] = [:]
+  var loggedLines: [ObjectIdentifier: Int] = [:]
+  /// Pages the old kernel wrote (tables, queues, DMA): a kexec'd kernel overwrites them.
+  var oldKernelPages: Set<UInt64> = []
+  var trackingOldPages = true
+  public internal(set) var scenario: HandoverScenario?
+
+  /// A machine with one IOMMU per adapter (each with its variant) and `clients`, spread over
+  /// the IOMMUs in turn.
+  ///
+  /// `rig` hands over the memory and hardware models of an earlier machine, which are powered
+  /// on again (memory emptied, `powerOnReset()`) instead of built anew: what the matrix does,
+  /// since building a large register file costs more than a handover.
+  public init(
+    iommus: [(adapter: any HandoverIOMMU, variant: String)], clients: [ClientSpec],
+    options: MachineOptions = MachineOptions(), rig: MachineRig? = nil
+  ) {
+    self.options = options
+    let memory: PhysicalMemory
+    let hardware: [any IOMMUHardwareModel]
+    if let rig, rig.hardware.count == iommus.count {
+      memory = rig.memory
+      memory.removeAll()
+      hardware = rig.hardware
+      for h in hardware { h.powerOnReset() }
+    } else {
+      memory = PhysicalMemory()
+      hardware = iommus.map { $0.adapter.makeHardware(memory: memory) }
+    }
+    self.memory = memory
+    options.plan.populate(memory, oldKernel: "old")
+    self.iommus = zip(iommus, hardware).map {
+      MachineIOMMU(adapter: $0.adapter, variant: $0.variant, hardware: $1)
+    }
+    self.clients = clients.enumerated().map {
+      MachineClient(spec: $0.element, index: $0.offset, iommuIndex: $0.offset % max(1, iommus.count))
+    }
+    memory.writeObserver = { [unowned self] address, length, _ in
+      guard self.trackingOldPages else { return }
+      let first = address >> PhysicalMemory.pageShift
+      let last = (address + UInt64(max(length, 1)) - 1) >> PhysicalMemory.pageShift
+      for page in first...last { self.oldKernelPages.insert(page) }
+    }
+  }
+
+  public convenience init(
+    adapter: any HandoverIOMMU, variant: String = "kernel", clients: [ClientSpec],
+    options: MachineOptions = MachineOptions(), rig: MachineRig? = nil
+  ) {
+    self.init(iommus: [(adapter, variant)], clients: clients, options: options, rig: rig)
+  }
+
+  /// This machine's memory and hardware, for a later machine to power on again.
+  public var rig: MachineRig { MachineRig(memory: memory, hardware: iommus.map(\.hardware)) }
+
+  /// DMA of every stage so far.
+  /// DMA of one stage so far.
+  public func stats(of stage: HandoverStage) -> DMAStats { stageTotals[stage.index] }
+
+  public var totalStats: DMAStats {
+    var total = DMAStats()
+    for s in stageTotals { total += s }
+    return total
+  }
+
+  // MARK: DMA
+
+  /// Every running engine issues `count` transactions through its IOMMU as it is right now.
+  public func sampleDMA(_ count: Int = 1) {
+    for client in clients where client.canMaster {
+      for _ in 0..<count {
+        guard client.canMaster, let tx = client.engine.next() else { break }
+        perform(tx, from: client)
+      }
+    }
+  }
+
+  private func perform(_ tx: DMATransaction, from client: MachineClient) {
+    var s = DMAStats()
+    s.transactions = 1
+    client.device?.noteDMA(bytes: tx.length)
+    let route = iommus[client.iommuIndex].hardware.route(
+      streamID: client.streamID, address: tx.iova, isWrite: tx.isWrite)
+    let physical: UInt64
+    switch route {
+    case .blocked:
+      s.blocked = 1
+      record(s, client)
+      return
+    case .translated(let pa):
+      s.translated = 1
+      physical = pa
+    case .bypassed(let pa):
+      s.bypassed = 1
+      physical = pa
+    }
+    guard memory.isBacked(physical, length: tx.length), let owner = memory.owner(of: physical) else {
+      s.unbacked = 1
+      record(s, client)
+      return
+    }
+    let own = owner == client.bufferOwner && physical == tx.intended
+    if own {
+      s.delivered = 1
+    } else if !tx.isWrite {
+      s.strayReads = 1
+    } else {
+      classify(owner, bytes: tx.length, into: &s)
+    }
+    if tx.isWrite { try? memory.write(client.engine.payload, at: physical) }
+    record(s, client)
+  }
+
+  /// Whose memory a stray write hit.
+  private func classify(_ owner: MemoryOwner, bytes: Int, into s: inout DMAStats) {
+    let label: String
+    switch owner {
+    case .firmware, .free:
+      s.corruptedFirmwareBytes += bytes
+      return
+    case .crashReservation:
+      s.corruptedCrashKernelBytes += bytes
+      return
+    case .kernel(let k): label = k
+    case .deviceBuffer(let d): label = String(d.prefix { $0 != ":" })
+    }
+    switch label {
+    case "new": s.corruptedNewKernelBytes += bytes
+    case "crash": s.corruptedCrashKernelBytes += bytes
+    // The old kernel's memory is the dump after a crash; after kexec it is the next kernel's.
+    default:
+      if scenario == .kdump {
+        s.corruptedDumpBytes += bytes
+      } else {
+        s.corruptedNewKernelBytes += bytes
+      }
+    }
+  }
+
+  private func record(_ s: DMAStats, _ client: MachineClient) {
+    stageTotals[stage.index] += s
+    client.stats += s
+    client.finalStageStats += s
+  }
+
+  // MARK: Timeline
+
+  func event(_ actor: @autoclosure () -> String, _ text: @autoclosure () -> String) {
+    guard options.recordTimeline else { return }
+    flushLogs()
+    timeline.append(TimelineEvent(microseconds: clock.microseconds, actor: actor(), text: text()))
+  }
+
+  func noteRegisterWrite(iommu: MachineIOMMU, offset: Int) {
+    guard options.recordTimeline else { return }
+    let name = iommu.hardware.registers.definition(at: offset)?.name ?? hex(offset, digits: 4)
+    registerWrites[iommu.hardware.name, default: [:]][name, default: 0] += 1
+  }
+
+  /// Enters `next`: closes the current stage with its log lines, register writes and DMA.
+  func enter(_ next: HandoverStage) {
+    closeStage()
+    stage = next
+    for client in clients { client.finalStageStats = DMAStats() }
+    event("machine", "-- \(next.rawValue)")
+  }
+
+  /// Moves the kernels' new log lines into the timeline.
+  func flushLogs() {
+    for (k, _) in kernels {
+      let id = ObjectIdentifier(k)
+      let seen = loggedLines[id, default: 0]
+      for line in k.log.entries.dropFirst(seen) {
+        timeline.append(
+          TimelineEvent(microseconds: line.timestampMicroseconds, actor: k.name, text: line.text))
+      }
+      loggedLines[id] = k.log.entries.count
+    }
+  }
+
+  func closeStage() {
+    guard options.recordTimeline else { return }
+    flushLogs()
+    for (iommu, counts) in registerWrites.sorted(by: { $0.key < $1.key }) {
+      let total = counts.values.reduce(0, +)
+      let sorted = counts.sorted { $0.value == $1.value ? $0.key < $1.key : $0.value > $1.value }
+      var detail = sorted.prefix(8).map { "\($0.key)×\($0.value)" }.joined(separator: " ")
+      if sorted.count > 8 { detail += " and \(sorted.count - 8) more registers" }
+      event(iommu, "\(total) register writes: \(detail)")
+    }
+    registerWrites = [:]
+    let s = stageTotals[stage.index]
+    if s.transactions > 0 { event("DMA", s.summary) }
+  }
+}

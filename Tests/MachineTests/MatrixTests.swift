@@ -1,0 +1,69 @@
+import Foundation
+import Machine
+import MachineTesting
+import Testing
+
+@Suite("The policy matrix and client specs")
+struct MatrixTests {
+  @Test("one row per scenario, variant (kernel-list included) and way of quiescing the clients")
+  func rows() {
+    let matrix = HandoverMatrix(adapters: [{ TinyIOMMUAdapter() }])
+    let (rows, errors) = matrix.run()
+    #expect(errors.isEmpty)
+    #expect(rows.count == 2 * 4 * 8)
+    #expect(Set(rows.map(\.variant)) == ["kernel", "abort", "leave", "kernel-list"])
+    // Fully quiesced rows are clean whatever the policy, in kexec.
+    let clean = rows.filter { $0.scenario == "kexec" && $0.clients == "nic:q,storage:q,accelerator:q" }
+    #expect(clean.count == 4)
+    #expect(clean.allSatisfy { $0.corruptedNewKernelBytes == 0 && $0.devicesRecovered == 3 })
+  }
+
+  @Test("each row's JSON keys are exactly the issue's columns")
+  func jsonKeys() throws {
+    let row = try runHandover(adapter: TinyIOMMUAdapter(), scenario: .kexec).row
+    let object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(row)) as? [String: Any]
+    #expect(Set(object?.keys.map { $0 } ?? []) == Set(MatrixRow.columns))
+    #expect(row.values.count == MatrixRow.columns.count)
+  }
+
+  @Test("client specs: kinds with :q or :u, accel as a short name; unknown kinds are named")
+  func parse() throws {
+    let specs = try ClientSpec.parse("nic,storage:q,accel:unquiesced")
+    #expect(specs.specText == "nic:u,storage:q,accelerator:u")
+    #expect(throws: HandoverError.self) { try ClientSpec.parse("gpu") }
+    #expect(throws: HandoverError.self) { try ClientSpec.parse("nic:maybe") }
+    #expect(
+      ClientSpec.quiescingCombinations(of: [.nic, .storage]).map(\.specText) == [
+        "nic:u,storage:u", "nic:q,storage:u", "nic:u,storage:q", "nic:q,storage:q",
+      ])
+  }
+
+  @Test("the timeline names the stages, summarises register writes and accounts DMA")
+  func timeline() throws {
+    let o = try runHandover(adapter: TinyIOMMUAdapter(), scenario: .kexec, clients: ClientSpec.parse("nic"))
+    let text = o.timeline.map(\.text)
+    #expect(text.contains("-- device_shutdown()"))
+    #expect(text.contains("1 register writes: CTRL×1"))
+    #expect(text.contains { $0.hasPrefix("-- next kernel: IOMMU probe") })
+    #expect(o.timeline.contains { $0.actor == "DMA" && $0.text.contains("bypassed") })
+  }
+}
+
+@Suite("Reusing a machine's silicon")
+struct RigReuseTests {
+  @Test("a handover on memory and hardware powered on again gives the same row as on fresh ones, for every IOMMU")
+  func sameOutcome() throws {
+    let adapters: [any HandoverIOMMU] = [
+      TinyIOMMUAdapter(), ARMSMMUAdapter(), ARMSMMUv3Adapter(), IntelIOMMUAdapter(), RISCVIOMMUAdapter(),
+    ]
+    for adapter in adapters {
+      for scenario in HandoverScenario.allCases {
+        let fresh = try runHandover(adapter: adapter, scenario: scenario)
+        var rig = try runHandoverKeepingRig(adapter: adapter, scenario: .kdump).rig
+        rig = try runHandoverKeepingRig(adapter: adapter, scenario: .kexec, rig: rig).rig
+        let again = try runHandover(adapter: adapter, scenario: scenario, rig: rig)
+        #expect(again.row == fresh.row, "\(adapter.name) \(scenario)")
+      }
+    }
+  }
+}
