@@ -65,6 +65,7 @@ let package = Package(
     .target(
       name: "IOMMUModelTesting",
       dependencies: ["IOMMUModel"]),
+    .target(name: "ModelTraces", dependencies: ["MMIO", "IOMMUModel", "IOMMUModelTesting", "OracleTraces"]),
     .executableTarget(
       name: "iommu-model",
       dependencies: [
@@ -72,6 +73,7 @@ let package = Package(
         "IOMMUModelTesting",
         "MachineTesting",
         "OracleTraces",
+        "ModelTraces",
         "HostState",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
@@ -88,6 +90,7 @@ let package = Package(
     .testTarget(name: "ARMSMMUv3Tests", dependencies: ["ARMSMMUv3", "IOMMUModelTesting"]),
     .testTarget(name: "IntelIOMMUTests", dependencies: ["IntelIOMMU", "IOMMUModelTesting"]),
     .testTarget(name: "OracleTracesTests", dependencies: ["OracleTraces", "IOMMUModelTesting"]),
+    .testTarget(name: "ModelTracesTests", dependencies: ["ModelTraces", "OracleTraces", "IOMMUModelTesting"]),
     .testTarget(name: "PCITests", dependencies: ["PCI", "IOMMUModelTesting"]),
     .testTarget(name: "HostStateTests", dependencies: ["HostState", "IOMMURegisters", "IOMMUModelTesting"]),
     .testTarget(name: "MachineTests", dependencies: ["Machine", "MachineTesting"]),

@@ -25,13 +25,20 @@ public final class ARMSMMUv3Board {
   public let pciDevices: [Device]
   public let driver: ARMSMMUv3Driver
 
+  /// The CMA area of `contiguousArea` boards: the top 16 MiB of RAM, the same for every kernel
+  /// that is not a crash kernel (Debian's arm64 kernels reserve one at boot).
+  public static let cmaSize: UInt64 = 16 << 20
+
   /// A board that boots a kernel. Pass `after` to boot a second kernel (kexec or kdump) on the
   /// same SMMU and memory as a previous board; its DMA pool is then the other half of RAM, as a
-  /// crashkernel= reservation would be.
+  /// crashkernel= reservation would be. With `contiguousArea`, multi-page allocations of a
+  /// kernel that is not a crash kernel come from a CMA area at the top of RAM, as in the real
+  /// kernel: a kexec'd kernel then finds its queues (1 MiB each) where the first kernel had
+  /// them, and only its single-page allocations (the L1 stream table) elsewhere.
   public init(
     kdump: Bool = false, variant: ARMSMMUv3Variant = .kernel,
     configuration: SMMUv3Configuration = .qemu10, commandLine: String = "",
-    after previous: ARMSMMUv3Board? = nil
+    contiguousArea: Bool = false, after previous: ARMSMMUv3Board? = nil
   ) {
     kernel = Kernel(
       name: kdump ? "crash kernel" : "kernel",
@@ -46,9 +53,14 @@ public final class ARMSMMUv3Board {
       smmu = SMMUv3(memory: memory, configuration: configuration)
     }
     let half = Self.ramSize / 2
+    let cma = contiguousArea && !kdump ? Self.cmaSize : 0
     let pool = DMAAllocator(
-      memory: memory, base: Self.ramBase + (previous == nil ? half : 0), size: half,
+      memory: memory, base: Self.ramBase + (previous == nil ? half : 0), size: half - cma,
       owner: kdump ? .crashReservation : .kernel(kernel.name))
+    if cma > 0 {
+      pool.contiguous = DMAAllocator(
+        memory: memory, base: Self.ramBase + Self.ramSize - cma, size: cma, owner: .kernel(kernel.name))
+    }
     core = DriverCore(kernel: kernel, memory: memory, dmaAllocator: pool)
     recorder = SMMUv3TraceRecorder(smmu)
     smmuDevice = Device(

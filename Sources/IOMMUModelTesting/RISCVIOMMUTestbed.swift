@@ -71,7 +71,9 @@ public final class RISCVIOMMUTestbed {
             vendor: RISCVIOMMUPCIFunction.vendorID, device: RISCVIOMMUPCIFunction.deviceID,
             classCode: RISCVIOMMUPCIFunction.classCode)),
         resources: [DeviceResource(name: "BAR0", base: RISCVIOMMUPCIFunction.referenceBARAddress, io: recorder)],
-        configSpace: RISCVIOMMUPCIFunction.configSpace(vectors: config.msixVectors))
+        // The function's config space is the hardware's: kexec and a crash do not reset it, so
+        // the next kernel finds memory decoding on (no "enabling device" line, as on QEMU).
+        configSpace: previous?.device.configSpace ?? RISCVIOMMUPCIFunction.configSpace(vectors: config.msixVectors))
     }
     hostBridge = Device(
       name: "0000:00:00.0", bus: .pci,

@@ -16,6 +16,11 @@ public final class DMAAllocator {
   public let pool: MemoryRegion
   private var free: [(base: UInt64, size: UInt64)]
   public private(set) var allocated: [DMABuffer] = []
+  /// The contiguous (CMA) area, when the kernel has one: dma_alloc_contiguous()
+  /// (kernel/dma/contiguous.c, Linux 7.2) serves allocations larger than a page from it, and
+  /// single pages from the page allocator (this pool). Its placement does not depend on what
+  /// a kernel did before, so a kexec'd kernel gets the same CMA addresses for the same requests.
+  public var contiguous: DMAAllocator?
 
   /// A pool over `base..<base+size`, which must be RAM; it is given to `owner`.
   public init(memory: PhysicalMemory, base: UInt64, size: UInt64, owner: MemoryOwner) {
@@ -33,6 +38,12 @@ public final class DMAAllocator {
   {
     let size = (size + PhysicalMemory.pageSize - 1) & ~(PhysicalMemory.pageSize - 1)
     let alignment = max(alignment, PhysicalMemory.pageSize)
+    // A failed CMA allocation falls back to the page allocator, as dma_direct_alloc() does.
+    if let contiguous, size > PhysicalMemory.pageSize,
+      let buffer = try? contiguous.allocate(size: size, alignment: alignment)
+    {
+      return buffer
+    }
     for (i, hole) in free.enumerated() {
       let start = (hole.base + alignment - 1) & ~(alignment - 1)
       guard start + size <= hole.base + hole.size else { continue }
@@ -52,6 +63,7 @@ public final class DMAAllocator {
 
   /// `dma_free_coherent()`.
   public func free(_ buffer: DMABuffer) {
+    if let contiguous, contiguous.allocated.contains(buffer) { return contiguous.free(buffer) }
     guard let i = allocated.firstIndex(of: buffer) else { return }
     allocated.remove(at: i)
     free.append((buffer.address, buffer.size))

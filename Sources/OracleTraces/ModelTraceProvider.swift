@@ -1,7 +1,7 @@
 /// Produces a model's trace of one scenario in the canonical form, for `trace-compare`.
 ///
-/// The drivers are not wired to the oracle yet: each driver target adds a provider to the
-/// CLI's registry (`modelTraceProviders` in Sources/iommu-model) once its machine scenario runs.
+/// The providers of the driver models live in the `ModelTraces` module
+/// (`modelTraceProvidersOfDrivers`), registered in the CLI's `modelTraceProviders`.
 public struct ModelTraceProvider: Sendable {
   public var device: OracleDevice
   public var scenarios: [OracleScenario]

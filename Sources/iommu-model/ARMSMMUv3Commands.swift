@@ -91,7 +91,10 @@ struct TraceARMSMMUv3: ParsableCommand {
 
   @OptionGroup var options: ARMSMMUv3CommandOptions
 
+  @OptionGroup var scenario: ScenarioOption
+
   func run() throws {
+    if try scenario.printTrace(.armSMMUv3) { return }
     let board = options.board()
     board.probe()
     board.shutdown()

@@ -65,7 +65,10 @@ struct TraceRISCV: ParsableCommand {
   @Flag(help: "Also print the kernel log and the commands the hardware consumed, as # comments.")
   var verbose = false
 
+  @OptionGroup var scenario: ScenarioOption
+
   func run() throws {
+    if try scenario.printTrace(.riscvIOMMU) { return }
     let bed = machine.testbed()
     for text in assignments {
       try RegisterAssignment(parsing: text).apply(to: bed.hardware.registers)

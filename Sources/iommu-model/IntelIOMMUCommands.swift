@@ -103,7 +103,10 @@ struct TraceIntelIOMMU: ParsableCommand {
   )
   var steps: String?
 
+  @OptionGroup var scenario: ScenarioOption
+
   func run() throws {
+    if try scenario.printTrace(.intelIOMMU) { return }
     var script = X86BootStep.boot + [.sysfsVersion, .shutdown]
     if let steps {
       let text = try String(contentsOfFile: steps, encoding: .utf8)

@@ -1,11 +1,12 @@
 import ArgumentParser
 import Foundation
+import ModelTraces
 import OracleTraces
 
-/// The model traces `trace-compare` can produce itself, by device and scenario. Each driver
-/// appends its provider here once its probe/kexec/kdump scenarios run on the machine model;
-/// until then `--model-trace FILE` supplies the model's trace.
-let modelTraceProviders = ModelTraceRegistry([])
+/// The model traces `trace-compare` and `trace NAME --scenario` produce themselves, by device
+/// and scenario: riscv-iommu, arm-smmu-v3 and intel-iommu run all three scenarios on their
+/// machine models (Sources/ModelTraces). `--model-trace FILE` overrides them.
+let modelTraceProviders = ModelTraceRegistry(modelTraceProvidersOfDrivers)
 
 /// `iommu-model trace-compare NAME FILE --scenario S`: compares a real capture with the model.
 struct TraceCompare: ParsableCommand {
@@ -93,5 +94,28 @@ struct TraceParse: ParsableCommand {
     } else {
       print(trace, terminator: "")
     }
+  }
+}
+
+/// `--scenario S` of `iommu-model trace NAME`: the model's trace of a real-kernel oracle scenario.
+struct ScenarioOption: ParsableArguments {
+  @Option(
+    help: ArgumentHelp(
+      "Print the model's trace of an oracle scenario (probe-shutdown, kexec, kdump) in the canonical form, with ## boot N per kernel; other options are ignored.",
+      valueName: "scenario"))
+  var scenario: String?
+
+  /// Prints the registered provider's trace when `--scenario` was given; false when it was not.
+  func printTrace(_ device: OracleDevice) throws -> Bool {
+    guard let scenario else { return false }
+    guard let s = OracleScenario(rawValue: scenario) else {
+      throw ValidationError(
+        "unknown scenario '\(scenario)'; known: \(OracleScenario.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    guard let provider = modelTraceProviders.provider(for: device, scenario: s) else {
+      throw ValidationError("no model trace for \(device) \(s)")
+    }
+    print(try provider.trace(s), terminator: "")
+    return true
   }
 }

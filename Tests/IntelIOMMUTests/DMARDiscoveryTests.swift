@@ -49,6 +49,9 @@ struct DMARDiscoveryTests {
         "DMAR-IR: IOAPIC id 2 under DRHD base  0xfed91000 IOMMU 1",
         "DMAR-IR: Enabled IRQ remapping in xapic mode",
         "DMAR: No ATSR found", "DMAR: No SATC found", "DMAR: dmar1: Using Queued invalidation",
+        // The gfx unit is ignored (igfx_off): 00:02.0 is not probed and joins no group.
+        "pci 0000:00:00.0: Adding to iommu group 0", "pci 0000:00:14.0: Adding to iommu group 1",
+        "pci 0000:00:1f.0: Adding to iommu group 2",
         "DMAR: Intel(R) Virtualization Technology for Directed I/O",
       ])
     let units = driver.units

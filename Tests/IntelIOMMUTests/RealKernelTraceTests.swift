@@ -40,8 +40,7 @@ struct RealKernelTraceTests {
         "DMAR: dmar0: reg_base_addr fed90000 ver 1:0 cap d2008c222f0606 ecap f00f4a",
         "DMAR-IR: IOAPIC id 0 under DRHD base  0xfed90000 IOMMU 0", "DMAR-IR: Enabled IRQ remapping in xapic mode",
         "DMAR: No RMRR found", "DMAR: No ATSR found", "DMAR: No SATC found", "DMAR: dmar0: Using Queued invalidation",
-        "DMAR: Intel(R) Virtualization Technology for Directed I/O",
-      ])
+      ] + q35Groups + ["DMAR: Intel(R) Virtualization Technology for Directed I/O"])
     // The sysfs view the initramfs printed.
     #expect(
       boot.driver.sysfsAttributes() == [

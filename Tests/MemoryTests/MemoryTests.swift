@@ -73,4 +73,19 @@ struct DMAAllocatorTests {
     pool.free(b)
     #expect(try pool.allocate(size: 0x3000).address == 0x8000_1000)
   }
+
+  @Test("with a CMA area, multi-page buffers come from it and single pages from the pool; a full area falls back")
+  func contiguousArea() throws {
+    let m = PhysicalMemory()
+    m.addRAM(base: 0x8000_0000, size: 0x10_0000)
+    let pool = DMAAllocator(memory: m, base: 0x8000_0000, size: 0x8000, owner: .kernel("k"))
+    pool.contiguous = DMAAllocator(memory: m, base: 0x800f_0000, size: 0x4000, owner: .kernel("k"))
+    let page = try pool.allocate(size: 0x800)
+    let queue = try pool.allocate(size: 0x4000, alignment: 0x4000)
+    let fallback = try pool.allocate(size: 0x2000)
+    #expect(page.address == 0x8000_0000 && queue.address == 0x800f_0000 && fallback.address == 0x8000_1000)
+    pool.free(queue)
+    #expect(pool.contiguous?.allocated.isEmpty == true)
+    #expect(try pool.allocate(size: 0x4000).address == 0x800f_0000)
+  }
 }

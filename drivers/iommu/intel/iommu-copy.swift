@@ -108,10 +108,24 @@ extension IntelIOMMUDriver {
   /// The default domain attach of iommu_device_register()'s probe, for every device behind
   /// the unit whose attach is not deferred.
   func attachDevices(_ iommu: IntelIOMMU, unit: DMARDRHDUnit) throws(DMARError) {
+    for rid in devicesBehind(unit) { iommuGroupAddDevice(rid) }
     guard !smSupported(iommu) else { return }
     for rid in devicesBehind(unit) where !isAttachDeferred(iommu, rid) {
       try domainContextMappingOne(iommu, rid: rid)
     }
+  }
+
+  /// Mirrors the group step of __iommu_probe_device(), drivers/iommu/iommu.c (Linux 7.2):
+  /// pci_device_group() puts the functions of one slot in one group (QEMU's q35 has no ACS),
+  /// and iommu_group_add_device() logs the device joining it, in the kdump kernel too (only the
+  /// attach is deferred there).
+  func iommuGroupAddDevice(_ rid: UInt16) {
+    let slot = rid >> 3
+    let group = iommuGroups[slot] ?? iommuGroups.count
+    iommuGroups[slot] = group
+    func x2(_ v: UInt16) -> String { (v < 16 ? "0" : "") + String(v, radix: 16) }
+    let name = "0000:\(x2(rid >> 8)):\(x2(rid >> 3 & 0x1f)).\(String(rid & 7, radix: 16))"
+    kernel.printk(.info, "pci \(name): Adding to iommu group \(group)")
   }
 
   /// The unit a device is behind.

@@ -61,6 +61,8 @@ public final class IntelIOMMUDriver {
   var pageTables: [UInt16: UInt64] = [:]
   /// The DMA default domain of each IOMMU group (keyed by bus and slot): domain ID, page table.
   var groupDomains: [UInt16: (did: Int, pgd: UInt64)] = [:]
+  /// The IOMMU group number of each PCI slot (bus and device), numbered in order of creation.
+  var iommuGroups: [UInt16: Int] = [:]
 
   public init(
     core: DriverCore, firmware: DMARDescription?, registerBlocks: [UInt64: any WritableRegisterIO],
