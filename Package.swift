@@ -81,7 +81,9 @@ let package = Package(
 
     // MARK: Tests
     .testTarget(name: "MMIOTests", dependencies: ["MMIO", "IOMMUModelTesting"]),
-    .testTarget(name: "KernelTests", dependencies: ["Kernel", "IOMMUModelTesting"]),
+    .testTarget(
+      name: "KernelTests",
+      dependencies: ["Kernel", "IOMMUModelTesting", .product(name: "Logging", package: "swift-log")]),
     .testTarget(name: "MemoryTests", dependencies: ["Memory"]),
     .testTarget(name: "DeviceCoreTests", dependencies: ["DeviceCore", "IOMMUModelTesting"]),
     .testTarget(name: "FirmwareTests", dependencies: ["Firmware", "IOMMUModelTesting"]),

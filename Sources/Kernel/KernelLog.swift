@@ -44,15 +44,21 @@ public struct KernelLogLine: Sendable, Hashable, CustomStringConvertible {
   public var description: String { text }
 }
 
-/// The kernel's log buffer: what `dmesg` would show. Tests assert on ``lines``; the command-line
-/// tool also forwards every line to a swift-log `Logger`.
+/// The kernel's log buffer: what `dmesg` would show. Tests assert on ``lines``; every line also
+/// goes to a swift-log `Logger` when one is set (the serial console), with the printk timestamp
+/// and level as metadata.
 public final class KernelLog {
+  /// The console every new kernel log writes to, for the duration of a task:
+  /// `KernelLog.$console.withValue(logger) { ... }`. The command-line tool sets it from
+  /// `IOMMU_MODEL_CONSOLE`; tests leave it unset and read ``lines``.
+  @TaskLocal public static var console: Logger?
+
   public private(set) var entries: [KernelLogLine] = []
-  /// Lines at this level or more verbose are kept but not forwarded (the console loglevel).
+  /// Where lines are forwarded (the console); its log level is the console loglevel.
   public var logger: Logger?
   let clock: SimulatedClock
 
-  public init(clock: SimulatedClock, logger: Logger? = nil) {
+  public init(clock: SimulatedClock, logger: Logger? = KernelLog.console) {
     self.clock = clock
     self.logger = logger
   }
@@ -61,7 +67,8 @@ public final class KernelLog {
   public func printk(_ level: KernelLogLevel, _ text: String) {
     entries.append(
       KernelLogLine(level: level, text: text, timestampMicroseconds: clock.microseconds))
-    logger?.log(level: level.loggerLevel, "\(text)")
+    logger?.log(
+      level: level.loggerLevel, "\(clock.printkTimestamp) \(text)", metadata: ["printk.level": "\(level)"])
   }
 
   /// The log's text, one string a line.

@@ -1,8 +1,29 @@
 import ArgumentParser
+import Foundation
 import IOMMUModel
+import Logging
 
 @main
 struct IOMMUModelCommand: ParsableCommand {
+  /// Runs the command; with `IOMMU_MODEL_CONSOLE=LEVEL` (`debug`, `info`, `notice`, `warning`,
+  /// `error`), every simulated kernel's log also streams to standard error through swift-log,
+  /// like a serial console at that loglevel.
+  static func main() {
+    guard let name = ProcessInfo.processInfo.environment["IOMMU_MODEL_CONSOLE"],
+      let level = Logger.Level(rawValue: name)
+    else { return runCommand() }
+    LoggingSystem.bootstrap(StreamLogHandler.standardError)
+    var console = Logger(label: "kernel")
+    console.logLevel = level
+    KernelLog.$console.withValue(console) { runCommand() }
+  }
+
+  private static func runCommand() {
+    var command: ParsableCommand
+    do { command = try parseAsRoot() } catch { exit(withError: error) }
+    do { try command.run() } catch { exit(withError: error) }
+  }
+
   static let configuration = CommandConfiguration(
     commandName: "iommu-model",
     abstract:
@@ -10,6 +31,8 @@ struct IOMMUModelCommand: ParsableCommand {
     discussion: """
       Simulated hardware runs the drivers' probe, init_check and shutdown paths in simulated time.
       Nothing here ever writes to the real host's hardware.
+      Set IOMMU_MODEL_CONSOLE=debug|info|notice|warning|error to stream every simulated kernel's
+      log to standard error as it is printed.
       """,
     version: "0.1.0",
     subcommands: [

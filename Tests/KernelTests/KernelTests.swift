@@ -1,4 +1,5 @@
 import IOMMUModelTesting
+import Logging
 import Testing
 
 @Suite("Errno prints as the kernel prints it")
@@ -82,5 +83,38 @@ struct PollTests {
     let clock = SimulatedClock()
     clock.udelay(1_234_567)
     #expect(clock.printkTimestamp == "[    1.234567]")
+  }
+}
+
+@Suite("The kernel log streams to a swift-log console")
+struct ConsoleTests {
+  /// Collects what reaches the console.
+  final class Collector: @unchecked Sendable {
+    var messages: [(Logger.Level, String)] = []
+  }
+
+  struct Handler: LogHandler {
+    let collector: Collector
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+      get { metadata[key] }
+      set { metadata[key] = newValue }
+    }
+    func log(event: LogEvent) { collector.messages.append((event.level, "\(event.message)")) }
+  }
+
+  @Test("printk lines reach the task's console with their timestamp, at the console loglevel")
+  func console() {
+    let collector = Collector()
+    let console = Logger(label: "kernel") { _ in Handler(collector: collector) }
+    let kernel = KernelLog.$console.withValue(console) { Kernel() }
+    kernel.clock.udelay(1_500)
+    kernel.printk(.err, "DMAR: DRHD: handling fault status reg 2")
+    kernel.printk(.debug, "not shown at info")
+    #expect(collector.messages.map(\.0) == [.error])
+    #expect(collector.messages.map(\.1) == ["[    0.001500] DMAR: DRHD: handling fault status reg 2"])
+    #expect(kernel.log.lines.count == 2)
+    #expect(Kernel().log.logger == nil)
   }
 }
