@@ -52,7 +52,8 @@ let package = Package(
       name: "ARMSMMUv3", dependencies: ["MMIO", "Kernel", "DeviceCore", "PCI", "Firmware", "Memory"],
       path: "drivers/iommu/arm/arm-smmu-v3"),
     .target(
-      name: "IntelIOMMU", dependencies: ["MMIO", "Kernel", "DeviceCore", "PCI", "Firmware", "Memory"],
+      name: "IntelIOMMU",
+      dependencies: ["MMIO", "Kernel", "DeviceCore", "PCI", "Firmware", "Memory", "IOMMURegisters"],
       path: "drivers/iommu/intel"),
 
     // MARK: Products

@@ -1,4 +1,5 @@
 import DeviceCore
+import IOMMURegisters
 import Kernel
 import MMIO
 import Memory
@@ -53,24 +54,15 @@ public let DMA_FSTS_ICE: UInt32 = 1 << 5
 public let DMA_FSTS_ITE: UInt32 = 1 << 6
 public let DMA_FSTS_PRO: UInt32 = 1 << 7
 
-/// The capability register, with the `cap_*()` accessors of iommu.h.
-public struct VTdCap: Register {
-  public static let offset = DMARReg.CAP
-  public static let name = "CAP"
-  public static let fields: [RegisterField] = [
-    .init("ND", 0...2), .init("RWBF", bit: 4), .init("PLMR", bit: 5), .init("PHMR", bit: 6),
-    .init("CM", bit: 7), .init("SAGAW", 8...12), .init("MGAW", 16...21), .init("ZLR", bit: 22),
-    .init("FRO", 24...33), .init("SLLPS", 34...37), .init("PSI", bit: 39), .init("NFR", 40...47),
-    .init("MAMV", 48...53), .init("DWD", bit: 54), .init("DRD", bit: 55), .init("FS1GP", bit: 56),
-    .init("PI", bit: 59), .init("FS5LP", bit: 60), .init("ESIRTPS", bit: 62), .init("ESRTPS", bit: 63),
-  ]
-  public var raw: UInt64
-  public init(raw: UInt64) { self.raw = raw }
+/// The capability register: the same typed register `iommu-model host` decodes real values
+/// with (IOMMURegisters), plus the `cap_*()` accessors of iommu.h the driver reads.
+public typealias VTdCap = VTdCapability
+
+extension VTdCapability {
   public var ndoms: Int { 1 << (4 + 2 * Int(raw & 7)) }
   public var rwbf: Bool { raw[bit: 4] }
   public var plmr: Bool { raw[bit: 5] }
   public var phmr: Bool { raw[bit: 6] }
-  public var cachingMode: Bool { raw[bit: 7] }
   public var sagaw: Int { Int(raw[bits: 8...12]) }
   public var mgaw: Int { Int(raw[bits: 16...21]) + 1 }
   public var faultRegOffset: Int { Int(raw[bits: 24...33]) * 16 }
@@ -82,22 +74,14 @@ public struct VTdCap: Register {
   public var maxFaultRegOffset: Int { faultRegOffset + numFaultRegs * 16 }
 }
 
-/// The extended capability register, with the `ecap_*()` accessors of iommu.h.
-public struct VTdEcap: Register {
-  public static let offset = DMARReg.ECAP
-  public static let name = "ECAP"
-  public static let fields: [RegisterField] = [
-    .init("C", bit: 0), .init("QI", bit: 1), .init("DT", bit: 2), .init("IR", bit: 3),
-    .init("EIM", bit: 4), .init("PT", bit: 6), .init("SC", bit: 7), .init("IRO", 8...17),
-    .init("MHMV", 20...23), .init("PRS", bit: 29), .init("SRS", bit: 31), .init("PASID", bit: 40),
-    .init("SMTS", bit: 43), .init("SLTS", bit: 46), .init("FLTS", bit: 47),
-  ]
-  public var raw: UInt64
-  public init(raw: UInt64) { self.raw = raw }
+/// The extended capability register (IOMMURegisters' type), with the `ecap_*()` accessors of
+/// iommu.h.
+public typealias VTdEcap = VTdExtendedCapability
+
+extension VTdExtendedCapability {
   public var qis: Bool { raw[bit: 1] }
   public var irSupport: Bool { raw[bit: 3] }
   public var eimSupport: Bool { raw[bit: 4] }
-  public var passThrough: Bool { raw[bit: 6] }
   public var iotlbOffset: Int { Int(raw[bits: 8...17]) * 16 }
   public var prs: Bool { raw[bit: 29] }
   public var smts: Bool { raw[bit: 43] }
