@@ -111,6 +111,8 @@ public final class Machine {
   var loggedLines: [ObjectIdentifier: Int] = [:]
   /// Pages the old kernel wrote (tables, queues, DMA): a kexec'd kernel overwrites them.
   var oldKernelPages: Set<UInt64> = []
+  /// The page the last write noted in ``oldKernelPages``.
+  var lastOldPage = UInt64.max
   var trackingOldPages = true
   public internal(set) var scenario: HandoverScenario?
 
@@ -148,7 +150,10 @@ public final class Machine {
       guard self.trackingOldPages else { return }
       let first = address >> PhysicalMemory.pageShift
       let last = (address + UInt64(max(length, 1)) - 1) >> PhysicalMemory.pageShift
+      // Writes come in runs on one page (a table, a queue): note each page once per run.
+      if first == last && first == self.lastOldPage { return }
       for page in first...last { self.oldKernelPages.insert(page) }
+      self.lastOldPage = last
     }
   }
 

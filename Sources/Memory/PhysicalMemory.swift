@@ -9,12 +9,24 @@ public final class PhysicalMemory {
   public static let pageSize: UInt64 = 4096
   public static let pageShift: UInt64 = 12
 
+  // The state below is touched on every access: no access ever overlaps another (nothing
+  // calls out while one is in progress), so the dynamic exclusivity checks are left out.
+
   /// Regions of RAM, sorted by base, never overlapping.
-  public private(set) var regions: [MemoryRegion] = []
-  private var pages: [UInt64: [UInt8]] = [:]
+  @exclusivity(unchecked) public private(set) var regions: [MemoryRegion] = [] {
+    didSet { lastRegion = 0 }
+  }
+  /// Where the last lookup found its region: accesses cluster, so most lookups start there.
+  @exclusivity(unchecked) private var lastRegion = 0
+  /// Materialised pages, in 2 MiB chunks, with the last chunk used at hand: table walks and
+  /// queue writes stay in a few chunks, so most accesses skip the hash lookup.
+  @exclusivity(unchecked) private var chunks: [UInt64: PageChunk] = [:]
+  @exclusivity(unchecked) private var lastChunkKey = UInt64.max
+  @exclusivity(unchecked) private var lastChunk: PageChunk?
+  @exclusivity(unchecked) private var pageCount = 0
   /// Called after every write with (address, length, owner of the first byte). The machine
   /// model uses it to account DMA.
-  public var writeObserver: ((UInt64, Int, MemoryOwner) -> Void)?
+  @exclusivity(unchecked) public var writeObserver: ((UInt64, Int, MemoryOwner) -> Void)?
 
   public init() {}
 
@@ -22,7 +34,10 @@ public final class PhysicalMemory {
   /// declared again (the handover matrix reuses one memory and its hardware models).
   public func removeAll() {
     regions = []
-    pages = [:]
+    chunks = [:]
+    lastChunkKey = .max
+    lastChunk = nil
+    pageCount = 0
     writeObserver = nil
   }
 
@@ -69,13 +84,22 @@ public final class PhysicalMemory {
 
   /// The region holding `address`, or nil where no RAM is.
   public func region(containing address: UInt64) -> MemoryRegion? {
+    guard let i = regionIndex(containing: address) else { return nil }
+    return regions[i]
+  }
+
+  private func regionIndex(containing address: UInt64) -> Int? {
+    let hint = lastRegion
+    if hint < regions.count, regions[hint].contains(address) { return hint }
     var lo = 0
     var hi = regions.count
     while lo < hi {
       let mid = (lo + hi) / 2
       if regions[mid].end <= address { lo = mid + 1 } else { hi = mid }
     }
-    return lo < regions.count && regions[lo].contains(address) ? regions[lo] : nil
+    guard lo < regions.count && regions[lo].contains(address) else { return nil }
+    lastRegion = lo
+    return lo
   }
 
   /// The owner of `address`, or nil where no RAM is.
@@ -86,10 +110,58 @@ public final class PhysicalMemory {
     var a = address
     let end = address + UInt64(length)
     while a < end {
-      guard let r = region(containing: a) else { return false }
-      a = r.end
+      guard let i = regionIndex(containing: a) else { return false }
+      a = regions[i].end
     }
     return true
+  }
+
+  // MARK: Pages
+
+  /// The storage of page `pfn`, or nil while it was never written (it reads as zeros).
+  @inline(__always)
+  private func frame(_ pfn: UInt64) -> UnsafeMutableRawPointer? {
+    chunk(pfn >> PageChunk.shift)?.frames[Int(pfn & PageChunk.mask)]
+  }
+
+  @inline(__always)
+  private func chunk(_ key: UInt64) -> PageChunk? {
+    if key == lastChunkKey { return lastChunk }
+    let c = chunks[key]
+    lastChunkKey = key
+    lastChunk = c
+    return c
+  }
+
+  /// The storage of page `pfn`, materialised (zeroed) on first use.
+  private func materialize(_ pfn: UInt64) -> UnsafeMutableRawPointer {
+    let key = pfn >> PageChunk.shift
+    let c: PageChunk
+    if let existing = chunk(key) {
+      c = existing
+    } else {
+      c = PageChunk()
+      chunks[key] = c
+      lastChunkKey = key
+      lastChunk = c
+    }
+    let slot = Int(pfn & PageChunk.mask)
+    if let page = c.frames[slot] { return page }
+    let page = UnsafeMutableRawPointer.allocate(byteCount: Int(Self.pageSize), alignment: 16)
+    page.initializeMemory(as: UInt8.self, repeating: 0, count: Int(Self.pageSize))
+    c.frames[slot] = page
+    pageCount += 1
+    return page
+  }
+
+  /// Drops page `pfn`'s storage: it reads as zeros again.
+  private func dropFrame(_ pfn: UInt64) {
+    guard let c = chunk(pfn >> PageChunk.shift) else { return }
+    let slot = Int(pfn & PageChunk.mask)
+    guard let page = c.frames[slot] else { return }
+    page.deallocate()
+    c.frames[slot] = nil
+    pageCount -= 1
   }
 
   // MARK: Access
@@ -98,42 +170,62 @@ public final class PhysicalMemory {
     guard isBacked(address, length: length) else {
       throw .unbacked(address: address, length: length)
     }
-    var out = [UInt8](repeating: 0, count: length)
+    return [UInt8](unsafeUninitializedCapacity: length) { out, count in
+      var done = 0
+      while done < length {
+        let a = address + UInt64(done)
+        let inPage = Int(a & (Self.pageSize - 1))
+        let n = min(length - done, Int(Self.pageSize) - inPage)
+        let target = UnsafeMutableRawPointer(out.baseAddress! + done)
+        if let page = frame(a >> Self.pageShift) {
+          target.copyMemory(from: page + inPage, byteCount: n)
+        } else {
+          target.initializeMemory(as: UInt8.self, repeating: 0, count: n)
+        }
+        done += n
+      }
+      count = length
+    }
+  }
+
+  /// Whether every byte of `address..<address+length` is zero, without copying it out (pages
+  /// never written are zero at once).
+  public func isZero(_ address: UInt64, length: Int) throws(MemoryError) -> Bool {
+    guard isBacked(address, length: length) else {
+      throw .unbacked(address: address, length: length)
+    }
     var done = 0
     while done < length {
       let a = address + UInt64(done)
-      let pfn = a >> Self.pageShift
       let inPage = Int(a & (Self.pageSize - 1))
       let n = min(length - done, Int(Self.pageSize) - inPage)
-      if let page = pages[pfn] {
-        out.replaceSubrange(done..<(done + n), with: page[inPage..<(inPage + n)])
+      if let page = frame(a >> Self.pageShift) {
+        let bytes = UnsafeRawBufferPointer(start: page + inPage, count: n)
+        if bytes.contains(where: { $0 != 0 }) { return false }
       }
       done += n
     }
-    return out
+    return true
   }
 
   public func write(_ bytes: [UInt8], at address: UInt64) throws(MemoryError) {
     guard isBacked(address, length: bytes.count) else {
       throw .unbacked(address: address, length: bytes.count)
     }
-    var done = 0
-    while done < bytes.count {
-      let a = address + UInt64(done)
-      let pfn = a >> Self.pageShift
-      let inPage = Int(a & (Self.pageSize - 1))
-      let n = min(bytes.count - done, Int(Self.pageSize) - inPage)
-      // Modified in place: a page is copied only when it is first materialised.
-      pages[pfn, default: Self.zeroPage].replaceSubrange(
-        inPage..<(inPage + n), with: bytes[done..<(done + n)])
-      done += n
+    bytes.withUnsafeBytes { source in
+      var done = 0
+      while done < source.count {
+        let a = address + UInt64(done)
+        let inPage = Int(a & (Self.pageSize - 1))
+        let n = min(source.count - done, Int(Self.pageSize) - inPage)
+        (materialize(a >> Self.pageShift) + inPage).copyMemory(from: source.baseAddress! + done, byteCount: n)
+        done += n
+      }
     }
     if let observer = writeObserver, let owner = owner(of: address) {
       observer(address, bytes.count, owner)
     }
   }
-
-  private static let zeroPage = [UInt8](repeating: 0, count: Int(pageSize))
 
   /// Fills `address..<address+length` with `byte` (memset; zeroing a page drops its storage).
   public func fill(_ address: UInt64, length: Int, with byte: UInt8 = 0) throws(MemoryError) {
@@ -141,8 +233,16 @@ public final class PhysicalMemory {
       throw .unbacked(address: address, length: length)
     }
     if byte == 0 && address % Self.pageSize == 0 && UInt64(length) % Self.pageSize == 0 {
-      for pfn in (address >> Self.pageShift)..<((address + UInt64(length)) >> Self.pageShift) {
-        pages[pfn] = nil
+      guard pageCount > 0 else { return }
+      var pfn = address >> Self.pageShift
+      let end = (address + UInt64(length)) >> Self.pageShift
+      while pfn < end {
+        // A chunk with no storage holds only zeros: skip it whole.
+        let chunkEnd = min(end, (pfn | PageChunk.mask) + 1)
+        if chunk(pfn >> PageChunk.shift) != nil {
+          for p in pfn..<chunkEnd { dropFrame(p) }
+        }
+        pfn = chunkEnd
       }
       return
     }
@@ -153,10 +253,9 @@ public final class PhysicalMemory {
   public func read64(_ address: UInt64) throws(MemoryError) -> UInt64 {
     let inPage = Int(address & (Self.pageSize - 1))
     // Fast path: an aligned load inside one page.
-    if inPage & 7 == 0, region(containing: address) != nil {
-      guard let page = pages[address >> Self.pageShift] else { return 0 }
-      return UInt64(
-        littleEndian: page.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: inPage, as: UInt64.self) })
+    if inPage & 7 == 0, regionIndex(containing: address) != nil {
+      guard let page = frame(address >> Self.pageShift) else { return 0 }
+      return UInt64(littleEndian: page.load(fromByteOffset: inPage, as: UInt64.self))
     }
     let b = try read(address, length: 8)
     return b.enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
@@ -165,11 +264,10 @@ public final class PhysicalMemory {
   public func write64(_ value: UInt64, at address: UInt64) throws(MemoryError) {
     let inPage = Int(address & (Self.pageSize - 1))
     // Fast path: an aligned store inside one page, without building a byte array.
-    if inPage & 7 == 0, let region = region(containing: address) {
-      pages[address >> Self.pageShift, default: Self.zeroPage].withUnsafeMutableBytes {
-        $0.storeBytes(of: value.littleEndian, toByteOffset: inPage, as: UInt64.self)
-      }
-      writeObserver?(address, 8, region.owner)
+    if inPage & 7 == 0, let region = regionIndex(containing: address) {
+      materialize(address >> Self.pageShift).storeBytes(
+        of: value.littleEndian, toByteOffset: inPage, as: UInt64.self)
+      if let observer = writeObserver { observer(address, 8, regions[region].owner) }
       return
     }
     try write((0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }, at: address)
@@ -185,5 +283,22 @@ public final class PhysicalMemory {
   }
 
   /// Pages that hold data (written and not zeroed since), for reports and tests.
-  public var materializedPageCount: Int { pages.count }
+  public var materializedPageCount: Int { pageCount }
+}
+
+/// The storage of 512 consecutive pages (2 MiB), each allocated on first write.
+final class PageChunk {
+  static let shift: UInt64 = 9
+  static let mask: UInt64 = 511
+  let frames: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+
+  init() {
+    frames = .allocate(capacity: Int(Self.mask) + 1)
+    frames.initialize(repeating: nil, count: Int(Self.mask) + 1)
+  }
+
+  deinit {
+    for i in 0...Int(Self.mask) { frames[i]?.deallocate() }
+    frames.deallocate()
+  }
 }
