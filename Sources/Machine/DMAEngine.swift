@@ -30,8 +30,9 @@ public final class DMAEngine {
   /// Stopped by a `->shutdown()` that quiesces, or never programmed.
   public private(set) var isRunning = false
   /// Transactions left before the engine runs dry; nil while a driver keeps feeding it.
-  public private(set) var remaining: Int?
-  private var cursor = 0
+  @exclusivity(unchecked) public private(set) var remaining: Int?
+  // Advanced on every transaction, never from two places at once: no dynamic exclusivity checks.
+  @exclusivity(unchecked) private var cursor = 0
   /// The bytes every write carries (a recognisable pattern per kind).
   let payload: [UInt8]
 

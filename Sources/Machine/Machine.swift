@@ -37,8 +37,8 @@ public final class MachineClient {
   /// Whether the old kernel's `->shutdown()` stopped it.
   public internal(set) var quiescedByOldKernel = false
   /// DMA of this client over the whole run, and in the last stage (the verification).
-  public internal(set) var stats = DMAStats()
-  public internal(set) var finalStageStats = DMAStats()
+  @exclusivity(unchecked) public internal(set) var stats = DMAStats()
+  @exclusivity(unchecked) public internal(set) var finalStageStats = DMAStats()
 
   init(spec: ClientSpec, index: Int, iommuIndex: Int) {
     self.spec = spec
@@ -54,8 +54,14 @@ public final class MachineClient {
 
   /// The owner label of the buffers the engine was programmed with.
   var bufferOwner: MemoryOwner? {
-    engine.program.map { .deviceBuffer("\($0.generation):\(name)") }
+    guard let program = engine.program else { return nil }
+    // Made once per program: every transaction compares against it.
+    if let cached = cachedBufferOwner, cached.generation == program.generation { return cached.owner }
+    let owner = MemoryOwner.deviceBuffer("\(program.generation):\(name)")
+    cachedBufferOwner = (program.generation, owner)
+    return owner
   }
+  private var cachedBufferOwner: (generation: String, owner: MemoryOwner)?
 }
 
 /// The silicon of a machine: its memory and IOMMU hardware models.
@@ -104,16 +110,19 @@ public final class Machine {
   /// The label of the current kernel's memory (`old`, `new`, `crash`).
   public internal(set) var generation = "old"
   public internal(set) var stage = HandoverStage.oldKernelBoot
+  // The accounting below runs for every transaction and memory write; the machine is
+  // single-threaded and never re-enters it, so dynamic exclusivity checks are left out.
+
   /// DMA per stage, indexed by ``HandoverStage/index``.
-  var stageTotals = [DMAStats](repeating: DMAStats(), count: HandoverStage.allCases.count)
+  @exclusivity(unchecked) var stageTotals = [DMAStats](repeating: DMAStats(), count: HandoverStage.allCases.count)
   public internal(set) var timeline: [TimelineEvent] = []
   var registerWrites: [String: [String: Int]] = [:]
   var loggedLines: [ObjectIdentifier: Int] = [:]
   /// Pages the old kernel wrote (tables, queues, DMA): a kexec'd kernel overwrites them.
-  var oldKernelPages: Set<UInt64> = []
+  @exclusivity(unchecked) var oldKernelPages: Set<UInt64> = []
   /// The page the last write noted in ``oldKernelPages``.
-  var lastOldPage = UInt64.max
-  var trackingOldPages = true
+  @exclusivity(unchecked) var lastOldPage = UInt64.max
+  @exclusivity(unchecked) var trackingOldPages = true
   public internal(set) var scenario: HandoverScenario?
 
   /// A machine with one IOMMU per adapter (each with its variant) and `clients`, spread over

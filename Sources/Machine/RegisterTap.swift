@@ -29,7 +29,7 @@ final class RegisterTap: WritableRegisterIO {
 
   func uncheckedWrite(_ value: UInt64, _ width: AccessWidth, at offset: Int) throws(IOError) {
     try base.uncheckedWrite(value, width, at: offset)
-    let register = names.definition(at: offset)?.offset ?? offset
+    let register = names.registerOffset(at: offset) ?? offset
     onWrite(register, controlRegisters.isEmpty || controlRegisters.contains(register))
   }
 }

@@ -14,8 +14,9 @@ public struct DMABuffer: Sendable, Hashable, CustomStringConvertible {
 public final class DMAAllocator {
   public let memory: PhysicalMemory
   public let pool: MemoryRegion
-  private var free: [(base: UInt64, size: UInt64)]
-  public private(set) var allocated: [DMABuffer] = []
+  // Touched by every allocation, never re-entered: no dynamic exclusivity checks.
+  @exclusivity(unchecked) private var free: [(base: UInt64, size: UInt64)]
+  @exclusivity(unchecked) public private(set) var allocated: [DMABuffer] = []
 
   /// A pool over `base..<base+size`, which must be RAM; it is given to `owner`.
   public init(memory: PhysicalMemory, base: UInt64, size: UInt64, owner: MemoryOwner) {
