@@ -16,13 +16,17 @@ public final class PhysicalMemory {
   @exclusivity(unchecked) public private(set) var regions: [MemoryRegion] = [] {
     didSet { lastRegion = 0 }
   }
+  /// No two neighbouring regions have the same owner (true after every ``setOwner``).
+  @exclusivity(unchecked) private var coalesced = true
   /// Where the last lookup found its region: accesses cluster, so most lookups start there.
   @exclusivity(unchecked) private var lastRegion = 0
   /// Materialised pages, in 2 MiB chunks, with the last chunk used at hand: table walks and
   /// queue writes stay in a few chunks, so most accesses skip the hash lookup.
   @exclusivity(unchecked) private var chunks: [UInt64: PageChunk] = [:]
   @exclusivity(unchecked) private var lastChunkKey = UInt64.max
-  @exclusivity(unchecked) private var lastChunk: PageChunk?
+  /// The frames of the chunk at `lastChunkKey` (nil: none there); the chunk itself is kept
+  /// alive by `chunks`, so the hot path holds no reference to count.
+  @exclusivity(unchecked) private var lastFrames: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
   @exclusivity(unchecked) private var pageCount = 0
   /// Called after every write with (address, length, owner of the first byte). The machine
   /// model uses it to account DMA.
@@ -34,9 +38,10 @@ public final class PhysicalMemory {
   /// declared again (the handover matrix reuses one memory and its hardware models).
   public func removeAll() {
     regions = []
+    coalesced = true
     chunks = [:]
     lastChunkKey = .max
-    lastChunk = nil
+    lastFrames = nil
     pageCount = 0
     writeObserver = nil
   }
@@ -48,11 +53,25 @@ public final class PhysicalMemory {
       !regions.contains { $0.base < base + size && base < $0.end }, "RAM regions overlap")
     regions.append(MemoryRegion(base: base, size: size, owner: owner))
     regions.sort { $0.base < $1.base }
+    coalesced = false
   }
 
   /// Gives `base..<base+size` (inside declared RAM) to `owner`, splitting regions as needed.
   public func setOwner(_ owner: MemoryOwner, base: UInt64, size: UInt64) {
     let end = base + size
+    // Fast path: a range inside one region of a coalesced list only changes that region and
+    // its neighbours (what the whole pass below would give).
+    if coalesced, size > 0, let i = regionIndex(containing: base), regions[i].end >= end {
+      let r = regions[i]
+      var pieces: [MemoryRegion] = []
+      if i > 0 { pieces.append(regions[i - 1]) }
+      if r.base < base { pieces.append(MemoryRegion(base: r.base, size: base - r.base, owner: r.owner)) }
+      pieces.append(MemoryRegion(base: base, size: size, owner: owner))
+      if r.end > end { pieces.append(MemoryRegion(base: end, size: r.end - end, owner: r.owner)) }
+      if i + 1 < regions.count { pieces.append(regions[i + 1]) }
+      regions.replaceSubrange(max(0, i - 1)...min(regions.count - 1, i + 1), with: coalesce(pieces))
+      return
+    }
     var result: [MemoryRegion] = []
     for r in regions {
       guard r.base < end && base < r.end else {
@@ -68,6 +87,7 @@ public final class PhysicalMemory {
       if r.end > end { result.append(MemoryRegion(base: end, size: r.end - end, owner: r.owner)) }
     }
     regions = coalesce(result)
+    coalesced = true
   }
 
   private func coalesce(_ rs: [MemoryRegion]) -> [MemoryRegion] {
@@ -121,46 +141,47 @@ public final class PhysicalMemory {
   /// The storage of page `pfn`, or nil while it was never written (it reads as zeros).
   @inline(__always)
   private func frame(_ pfn: UInt64) -> UnsafeMutableRawPointer? {
-    chunk(pfn >> PageChunk.shift)?.frames[Int(pfn & PageChunk.mask)]
+    chunkFrames(pfn >> PageChunk.shift)?[Int(pfn & PageChunk.mask)]
   }
 
   @inline(__always)
-  private func chunk(_ key: UInt64) -> PageChunk? {
-    if key == lastChunkKey { return lastChunk }
-    let c = chunks[key]
+  private func chunkFrames(_ key: UInt64) -> UnsafeMutablePointer<UnsafeMutableRawPointer?>? {
+    if key == lastChunkKey { return lastFrames }
+    let frames = chunks[key]?.frames
     lastChunkKey = key
-    lastChunk = c
-    return c
+    lastFrames = frames
+    return frames
   }
 
   /// The storage of page `pfn`, materialised (zeroed) on first use.
   private func materialize(_ pfn: UInt64) -> UnsafeMutableRawPointer {
     let key = pfn >> PageChunk.shift
-    let c: PageChunk
-    if let existing = chunk(key) {
-      c = existing
+    let frames: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    if let existing = chunkFrames(key) {
+      frames = existing
     } else {
-      c = PageChunk()
+      let c = PageChunk()
       chunks[key] = c
+      frames = c.frames
       lastChunkKey = key
-      lastChunk = c
+      lastFrames = frames
     }
     let slot = Int(pfn & PageChunk.mask)
-    if let page = c.frames[slot] { return page }
+    if let page = frames[slot] { return page }
     let page = UnsafeMutableRawPointer.allocate(byteCount: Int(Self.pageSize), alignment: 16)
     page.initializeMemory(as: UInt8.self, repeating: 0, count: Int(Self.pageSize))
-    c.frames[slot] = page
+    frames[slot] = page
     pageCount += 1
     return page
   }
 
   /// Drops page `pfn`'s storage: it reads as zeros again.
   private func dropFrame(_ pfn: UInt64) {
-    guard let c = chunk(pfn >> PageChunk.shift) else { return }
+    guard let frames = chunkFrames(pfn >> PageChunk.shift) else { return }
     let slot = Int(pfn & PageChunk.mask)
-    guard let page = c.frames[slot] else { return }
+    guard let page = frames[slot] else { return }
     page.deallocate()
-    c.frames[slot] = nil
+    frames[slot] = nil
     pageCount -= 1
   }
 
@@ -239,7 +260,7 @@ public final class PhysicalMemory {
       while pfn < end {
         // A chunk with no storage holds only zeros: skip it whole.
         let chunkEnd = min(end, (pfn | PageChunk.mask) + 1)
-        if chunk(pfn >> PageChunk.shift) != nil {
+        if chunkFrames(pfn >> PageChunk.shift) != nil {
           for p in pfn..<chunkEnd { dropFrame(p) }
         }
         pfn = chunkEnd
