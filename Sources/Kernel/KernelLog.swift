@@ -47,7 +47,8 @@ public struct KernelLogLine: Sendable, Hashable, CustomStringConvertible {
 /// The kernel's log buffer: what `dmesg` would show. Tests assert on ``lines``; the command-line
 /// tool also forwards every line to a swift-log `Logger`.
 public final class KernelLog {
-  public private(set) var entries: [KernelLogLine] = []
+  // Appended by every printk, never re-entered: no dynamic exclusivity checks.
+  @exclusivity(unchecked) public private(set) var entries: [KernelLogLine] = []
   /// Lines at this level or more verbose are kept but not forwarded (the console loglevel).
   public var logger: Logger?
   let clock: SimulatedClock

@@ -153,8 +153,9 @@ public final class PhysicalMemory {
     return frames
   }
 
-  /// The storage of page `pfn`, materialised (zeroed) on first use.
-  private func materialize(_ pfn: UInt64) -> UnsafeMutableRawPointer {
+  /// The storage of page `pfn`, materialised on first use: zeroed, unless the caller is about
+  /// to overwrite all of it (`whole`).
+  private func materialize(_ pfn: UInt64, whole: Bool = false) -> UnsafeMutableRawPointer {
     let key = pfn >> PageChunk.shift
     let frames: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     if let existing = chunkFrames(key) {
@@ -169,7 +170,7 @@ public final class PhysicalMemory {
     let slot = Int(pfn & PageChunk.mask)
     if let page = frames[slot] { return page }
     let page = UnsafeMutableRawPointer.allocate(byteCount: Int(Self.pageSize), alignment: 16)
-    page.initializeMemory(as: UInt8.self, repeating: 0, count: Int(Self.pageSize))
+    if !whole { page.initializeMemory(as: UInt8.self, repeating: 0, count: Int(Self.pageSize)) }
     frames[slot] = page
     pageCount += 1
     return page
@@ -239,7 +240,8 @@ public final class PhysicalMemory {
         let a = address + UInt64(done)
         let inPage = Int(a & (Self.pageSize - 1))
         let n = min(source.count - done, Int(Self.pageSize) - inPage)
-        (materialize(a >> Self.pageShift) + inPage).copyMemory(from: source.baseAddress! + done, byteCount: n)
+        (materialize(a >> Self.pageShift, whole: n == Int(Self.pageSize)) + inPage).copyMemory(
+          from: source.baseAddress! + done, byteCount: n)
         done += n
       }
     }
