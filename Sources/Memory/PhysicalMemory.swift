@@ -28,17 +28,26 @@ public final class PhysicalMemory {
   /// alive by `chunks`, so the hot path holds no reference to count.
   @exclusivity(unchecked) private var lastFrames: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
   @exclusivity(unchecked) private var pageCount = 0
+  /// Page storage no longer in use, kept for the next pages materialised (a machine powered on
+  /// again reuses its memory's pages instead of going back to the allocator).
+  @exclusivity(unchecked) private var spareFrames: [UnsafeMutableRawPointer] = []
+  private static let maxSpareFrames = 4096
   /// Called after every write with (address, length, owner of the first byte). The machine
   /// model uses it to account DMA.
   @exclusivity(unchecked) public var writeObserver: ((UInt64, Int, MemoryOwner) -> Void)?
 
   public init() {}
 
+  deinit {
+    for frame in spareFrames { frame.deallocate() }
+  }
+
   /// Forgets every region, page and the observer: the memory of a machine powered off, to be
   /// declared again (the handover matrix reuses one memory and its hardware models).
   public func removeAll() {
     regions = []
     coalesced = true
+    for chunk in chunks.values { recycleFrames(of: chunk) }
     chunks = [:]
     lastChunkKey = .max
     lastFrames = nil
@@ -169,7 +178,9 @@ public final class PhysicalMemory {
     }
     let slot = Int(pfn & PageChunk.mask)
     if let page = frames[slot] { return page }
-    let page = UnsafeMutableRawPointer.allocate(byteCount: Int(Self.pageSize), alignment: 16)
+    let page =
+      spareFrames.popLast()
+      ?? UnsafeMutableRawPointer.allocate(byteCount: Int(Self.pageSize), alignment: 16)
     if !whole { page.initializeMemory(as: UInt8.self, repeating: 0, count: Int(Self.pageSize)) }
     frames[slot] = page
     pageCount += 1
@@ -181,9 +192,22 @@ public final class PhysicalMemory {
     guard let frames = chunkFrames(pfn >> PageChunk.shift) else { return }
     let slot = Int(pfn & PageChunk.mask)
     guard let page = frames[slot] else { return }
-    page.deallocate()
+    recycle(page)
     frames[slot] = nil
     pageCount -= 1
+  }
+
+  private func recycle(_ page: UnsafeMutableRawPointer) {
+    if spareFrames.count < Self.maxSpareFrames { spareFrames.append(page) } else { page.deallocate() }
+  }
+
+  /// Takes every page of `chunk` back for reuse (the chunk frees none of them).
+  private func recycleFrames(of chunk: PageChunk) {
+    for i in 0...Int(PageChunk.mask) {
+      guard let page = chunk.frames[i] else { continue }
+      recycle(page)
+      chunk.frames[i] = nil
+    }
   }
 
   // MARK: Access
