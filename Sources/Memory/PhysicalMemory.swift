@@ -14,8 +14,15 @@ public final class PhysicalMemory {
 
   /// Regions of RAM, sorted by base, never overlapping.
   @exclusivity(unchecked) public private(set) var regions: [MemoryRegion] = [] {
-    didSet { lastRegion = 0 }
+    didSet {
+      lastRegion = 0
+      regionEnds = regions.map(\.end)
+      regionBases = regions.map(\.base)
+    }
   }
+  /// Each region's bounds, for lookups that touch no owner (and no reference counting).
+  @exclusivity(unchecked) private var regionBases: [UInt64] = []
+  @exclusivity(unchecked) private var regionEnds: [UInt64] = []
   /// No two neighbouring regions have the same owner (true after every ``setOwner``).
   @exclusivity(unchecked) private var coalesced = true
   /// Where the last lookup found its region: accesses cluster, so most lookups start there.
@@ -119,14 +126,15 @@ public final class PhysicalMemory {
 
   private func regionIndex(containing address: UInt64) -> Int? {
     let hint = lastRegion
-    if hint < regions.count, regions[hint].contains(address) { return hint }
+    let count = regionEnds.count
+    if hint < count, regionBases[hint] <= address, address < regionEnds[hint] { return hint }
     var lo = 0
-    var hi = regions.count
+    var hi = count
     while lo < hi {
       let mid = (lo + hi) / 2
-      if regions[mid].end <= address { lo = mid + 1 } else { hi = mid }
+      if regionEnds[mid] <= address { lo = mid + 1 } else { hi = mid }
     }
-    guard lo < regions.count && regions[lo].contains(address) else { return nil }
+    guard lo < count && regionBases[lo] <= address && address < regionEnds[lo] else { return nil }
     lastRegion = lo
     return lo
   }
