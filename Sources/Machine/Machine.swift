@@ -11,7 +11,7 @@ public final class MachineIOMMU {
   public let hardware: any IOMMUHardwareModel
   /// A driver variant, or ``Machine/kernelListPolicy``.
   public let variant: String
-  public internal(set) var binding: (any IOMMUBinding)?
+  @exclusivity(unchecked) public internal(set) var binding: (any IOMMUBinding)?
   /// The IOMMU's probe result in each kernel, in boot order (0 or an errno).
   public internal(set) var initResults: [Errno?] = []
 
@@ -32,8 +32,9 @@ public final class MachineClient {
   public let iommuIndex: Int
   public let engine: DMAEngine
   /// The function's Bus Master Enable as the hardware holds it, across kernels.
-  public internal(set) var busMaster = true
-  public internal(set) var device: Device?
+  // Read for every transaction; plain stores: no dynamic exclusivity checks.
+  @exclusivity(unchecked) public internal(set) var busMaster = true
+  @exclusivity(unchecked) public internal(set) var device: Device?
   /// Whether the old kernel's `->shutdown()` stopped it.
   public internal(set) var quiescedByOldKernel = false
   /// DMA of this client over the whole run, and in the last stage (the verification).
@@ -108,8 +109,8 @@ public final class Machine {
   public internal(set) var kernels: [(kernel: Kernel, core: DriverCore)] = []
   var allocator: DMAAllocator?
   /// The label of the current kernel's memory (`old`, `new`, `crash`).
-  public internal(set) var generation = "old"
-  public internal(set) var stage = HandoverStage.oldKernelBoot
+  @exclusivity(unchecked) public internal(set) var generation = "old"
+  @exclusivity(unchecked) public internal(set) var stage = HandoverStage.oldKernelBoot
   // The accounting below runs for every transaction and memory write; the machine is
   // single-threaded and never re-enters it, so dynamic exclusivity checks are left out.
 
@@ -121,7 +122,7 @@ public final class Machine {
   /// Pages the old kernel wrote (tables, queues, DMA): a kexec'd kernel overwrites them.
   let oldKernelWrites = PageWriteTracker()
   var oldKernelPages: Set<UInt64> { oldKernelWrites.pages }
-  public internal(set) var scenario: HandoverScenario?
+  @exclusivity(unchecked) public internal(set) var scenario: HandoverScenario?
 
   /// A machine with one IOMMU per adapter (each with its variant) and `clients`, spread over
   /// the IOMMUs in turn.
