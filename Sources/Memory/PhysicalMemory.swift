@@ -80,6 +80,7 @@ public final class PhysicalMemory {
     if coalesced, size > 0, let i = regionIndex(containing: base), regions[i].end >= end {
       let r = regions[i]
       var pieces: [MemoryRegion] = []
+      pieces.reserveCapacity(5)
       if i > 0 { pieces.append(regions[i - 1]) }
       if r.base < base { pieces.append(MemoryRegion(base: r.base, size: base - r.base, owner: r.owner)) }
       pieces.append(MemoryRegion(base: base, size: size, owner: owner))
@@ -108,6 +109,7 @@ public final class PhysicalMemory {
 
   private func coalesce(_ rs: [MemoryRegion]) -> [MemoryRegion] {
     var out: [MemoryRegion] = []
+    out.reserveCapacity(rs.count)
     for r in rs {
       if let last = out.last, last.end == r.base, last.owner == r.owner {
         out[out.count - 1].size += r.size
