@@ -309,10 +309,13 @@ public final class PhysicalMemory {
   /// A little-endian 64-bit load (how IOMMUs read table entries and commands).
   public func read64(_ address: UInt64) throws(MemoryError) -> UInt64 {
     let inPage = Int(address & (Self.pageSize - 1))
-    // Fast path: an aligned load inside one page.
-    if inPage & 7 == 0, regionIndex(containing: address) != nil {
-      guard let page = frame(address >> Self.pageShift) else { return 0 }
-      return UInt64(littleEndian: page.load(fromByteOffset: inPage, as: UInt64.self))
+    // Fast path: an aligned load inside one page. A page that holds data is RAM (pages are
+    // only materialised by writes to RAM), so only an empty page needs the region lookup.
+    if inPage & 7 == 0 {
+      if let page = frame(address >> Self.pageShift) {
+        return UInt64(littleEndian: page.load(fromByteOffset: inPage, as: UInt64.self))
+      }
+      if regionIndex(containing: address) != nil { return 0 }
     }
     let b = try read(address, length: 8)
     return b.enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
