@@ -79,15 +79,17 @@ public final class Device: CustomStringConvertible {
   /// (`dev->iommu` with ops); false when the device probed without one (direct DMA).
   public internal(set) var isBehindActiveIOMMU = false
 
-  public internal(set) var state: DeviceState = .registered
+  // Read on every MMIO access and DMA transaction; plain stores, never modified while another
+  // access to them is in progress: no dynamic exclusivity checks.
+  @exclusivity(unchecked) public internal(set) var state: DeviceState = .registered
   public internal(set) var driver: (any DeviceDriver)?
   /// `dev_get_drvdata()`: the driver's per-device state.
-  public var driverData: AnyObject?
+  @exclusivity(unchecked) public var driverData: AnyObject?
   /// Whether the device's DMA engine has work in flight: set by DMA masters (the machine model)
   /// or by a test. The shutdown ordering check reads it.
-  public var isDMAActive = false
+  @exclusivity(unchecked) public var isDMAActive = false
   /// For PCI functions: the Bus Master Enable bit (`pci_set_master` / `pci_clear_master`).
-  public internal(set) var busMasterEnabled = true
+  @exclusivity(unchecked) public internal(set) var busMasterEnabled = true
 
   public internal(set) weak var core: DriverCore?
 

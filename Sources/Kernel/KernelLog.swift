@@ -53,7 +53,8 @@ public final class KernelLog {
   /// `IOMMU_MODEL_CONSOLE`; tests leave it unset and read ``lines``.
   @TaskLocal public static var console: Logger?
 
-  public private(set) var entries: [KernelLogLine] = []
+  // Appended by every printk, never re-entered: no dynamic exclusivity checks.
+  @exclusivity(unchecked) public private(set) var entries: [KernelLogLine] = []
   /// Where lines are forwarded (the console); its log level is the console loglevel.
   public var logger: Logger?
   let clock: SimulatedClock

@@ -104,10 +104,12 @@ where E.RawValue == UInt64 {
   case known(E)
   case reserved(UInt64)
 
+  @inlinable
   public init(rawValue: UInt64) {
     self = E(rawValue: rawValue).map(FieldValue.known) ?? .reserved(rawValue)
   }
 
+  @inlinable
   public var rawValue: UInt64 {
     switch self {
     case .known(let e): return e.rawValue
@@ -116,6 +118,7 @@ where E.RawValue == UInt64 {
   }
 
   /// The known encoding, or nil when reserved.
+  @inlinable
   public var known: E? {
     if case .known(let e) = self { return e }
     return nil

@@ -68,7 +68,7 @@ public final class SimulatedRegisterFile: WritableRegisterIO {
 
   public let size: Int
   public let supportedWidths: AccessWidths
-  public private(set) var definitions: [Definition]
+  @exclusivity(unchecked) public private(set) var definitions: [Definition]
 
   // The hot path reads only `let` buffers (no exclusivity or copy-on-write checks); the hook
   // arrays are touched only for registers whose flag byte says they have hooks.
@@ -81,11 +81,13 @@ public final class SimulatedRegisterFile: WritableRegisterIO {
   @usableFromInline static let hasWriteHooks: UInt64 = 1
   @usableFromInline static let hasReadHook: UInt64 = 2
   @usableFromInline static let allOnesFlag: UInt64 = 1
+  // Read on every hooked access; changed only while registers and hooks are defined, never
+  // from inside a hook: no dynamic exclusivity checks.
   /// Per byte: index into `definitions`, or -1.
-  private var registerIndex: [Int32]
-  private var writeHooks: [WriteHook?]
-  private var legalizeHooks: [LegalizeHook?]
-  private var readHooks: [ReadHook?]
+  @exclusivity(unchecked) private var registerIndex: [Int32]
+  @exclusivity(unchecked) private var writeHooks: [WriteHook?]
+  @exclusivity(unchecked) private var legalizeHooks: [LegalizeHook?]
+  @exclusivity(unchecked) private var readHooks: [ReadHook?]
 
   /// Fault injection: every read returns all ones (a device that fell off the bus).
   public var readsAllOnes: Bool {
@@ -144,6 +146,13 @@ public final class SimulatedRegisterFile: WritableRegisterIO {
     guard offset >= 0, offset < size else { return nil }
     let index = registerIndex[offset]
     return index < 0 ? nil : definitions[Int(index)]
+  }
+
+  /// The offset of the register covering `offset`, if any (without copying its definition).
+  public func registerOffset(at offset: Int) -> Int? {
+    guard offset >= 0, offset < size else { return nil }
+    let index = registerIndex[offset]
+    return index < 0 ? nil : definitions[Int(index)].offset
   }
 
   /// The register named `name`, if any.

@@ -26,12 +26,13 @@ public struct DMATransaction: Sendable, Hashable {
 /// at a time, whatever the kernels are doing, until its driver quiesces it.
 public final class DMAEngine {
   public let kind: ClientKind
-  public private(set) var program: DMAProgram?
+  @exclusivity(unchecked) public private(set) var program: DMAProgram?
   /// Stopped by a `->shutdown()` that quiesces, or never programmed.
-  public private(set) var isRunning = false
+  @exclusivity(unchecked) public private(set) var isRunning = false
   /// Transactions left before the engine runs dry; nil while a driver keeps feeding it.
-  public private(set) var remaining: Int?
-  private var cursor = 0
+  @exclusivity(unchecked) public private(set) var remaining: Int?
+  // Advanced on every transaction, never from two places at once: no dynamic exclusivity checks.
+  @exclusivity(unchecked) private var cursor = 0
   /// The bytes every write carries (a recognisable pattern per kind).
   let payload: [UInt8]
 

@@ -11,7 +11,7 @@ public final class MachineIOMMU {
   public let hardware: any IOMMUHardwareModel
   /// A driver variant, or ``Machine/kernelListPolicy``.
   public let variant: String
-  public internal(set) var binding: (any IOMMUBinding)?
+  @exclusivity(unchecked) public internal(set) var binding: (any IOMMUBinding)?
   /// The IOMMU's probe result in each kernel, in boot order (0 or an errno).
   public internal(set) var initResults: [Errno?] = []
 
@@ -32,13 +32,14 @@ public final class MachineClient {
   public let iommuIndex: Int
   public let engine: DMAEngine
   /// The function's Bus Master Enable as the hardware holds it, across kernels.
-  public internal(set) var busMaster = true
-  public internal(set) var device: Device?
+  // Read for every transaction; plain stores: no dynamic exclusivity checks.
+  @exclusivity(unchecked) public internal(set) var busMaster = true
+  @exclusivity(unchecked) public internal(set) var device: Device?
   /// Whether the old kernel's `->shutdown()` stopped it.
   public internal(set) var quiescedByOldKernel = false
   /// DMA of this client over the whole run, and in the last stage (the verification).
-  public internal(set) var stats = DMAStats()
-  public internal(set) var finalStageStats = DMAStats()
+  @exclusivity(unchecked) public internal(set) var stats = DMAStats()
+  @exclusivity(unchecked) public internal(set) var finalStageStats = DMAStats()
 
   init(spec: ClientSpec, index: Int, iommuIndex: Int) {
     self.spec = spec
@@ -54,8 +55,14 @@ public final class MachineClient {
 
   /// The owner label of the buffers the engine was programmed with.
   var bufferOwner: MemoryOwner? {
-    engine.program.map { .deviceBuffer("\($0.generation):\(name)") }
+    guard let program = engine.program else { return nil }
+    // Made once per program: every transaction compares against it.
+    if let cached = cachedBufferOwner, cached.generation == program.generation { return cached.owner }
+    let owner = MemoryOwner.deviceBuffer("\(program.generation):\(name)")
+    cachedBufferOwner = (program.generation, owner)
+    return owner
   }
+  private var cachedBufferOwner: (generation: String, owner: MemoryOwner)?
 }
 
 /// The silicon of a machine: its memory and IOMMU hardware models.
@@ -102,17 +109,20 @@ public final class Machine {
   public internal(set) var kernels: [(kernel: Kernel, core: DriverCore)] = []
   var allocator: DMAAllocator?
   /// The label of the current kernel's memory (`old`, `new`, `crash`).
-  public internal(set) var generation = "old"
-  public internal(set) var stage = HandoverStage.oldKernelBoot
+  @exclusivity(unchecked) public internal(set) var generation = "old"
+  @exclusivity(unchecked) public internal(set) var stage = HandoverStage.oldKernelBoot
+  // The accounting below runs for every transaction and memory write; the machine is
+  // single-threaded and never re-enters it, so dynamic exclusivity checks are left out.
+
   /// DMA per stage, indexed by ``HandoverStage/index``.
-  var stageTotals = [DMAStats](repeating: DMAStats(), count: HandoverStage.allCases.count)
+  @exclusivity(unchecked) var stageTotals = [DMAStats](repeating: DMAStats(), count: HandoverStage.allCases.count)
   public internal(set) var timeline: [TimelineEvent] = []
   var registerWrites: [String: [String: Int]] = [:]
   var loggedLines: [ObjectIdentifier: Int] = [:]
   /// Pages the old kernel wrote (tables, queues, DMA): a kexec'd kernel overwrites them.
-  var oldKernelPages: Set<UInt64> = []
-  var trackingOldPages = true
-  public internal(set) var scenario: HandoverScenario?
+  let oldKernelWrites = PageWriteTracker()
+  var oldKernelPages: Set<UInt64> { oldKernelWrites.pages }
+  @exclusivity(unchecked) public internal(set) var scenario: HandoverScenario?
 
   /// A machine with one IOMMU per adapter (each with its variant) and `clients`, spread over
   /// the IOMMUs in turn.
@@ -144,12 +154,8 @@ public final class Machine {
     self.clients = clients.enumerated().map {
       MachineClient(spec: $0.element, index: $0.offset, iommuIndex: $0.offset % max(1, iommus.count))
     }
-    memory.writeObserver = { [unowned self] address, length, _ in
-      guard self.trackingOldPages else { return }
-      let first = address >> PhysicalMemory.pageShift
-      let last = (address + UInt64(max(length, 1)) - 1) >> PhysicalMemory.pageShift
-      for page in first...last { self.oldKernelPages.insert(page) }
-    }
+    let tracker = oldKernelWrites
+    memory.writeObserver = { address, length, _ in tracker.note(address, length) }
   }
 
   public convenience init(
@@ -300,5 +306,23 @@ public final class Machine {
     registerWrites = [:]
     let s = stageTotals[stage.index]
     if s.transactions > 0 { event("DMA", s.summary) }
+  }
+}
+
+/// The pages written while tracking is on (the old kernel's run, up to the handover).
+final class PageWriteTracker {
+  // Called on every memory write, never re-entered: no dynamic exclusivity checks.
+  @exclusivity(unchecked) private(set) var pages: Set<UInt64> = []
+  @exclusivity(unchecked) var isTracking = true
+  /// The page the last write noted: writes come in runs on one page (a table, a queue).
+  @exclusivity(unchecked) private var lastPage = UInt64.max
+
+  func note(_ address: UInt64, _ length: Int) {
+    guard isTracking else { return }
+    let first = address >> PhysicalMemory.pageShift
+    let last = (address + UInt64(max(length, 1)) - 1) >> PhysicalMemory.pageShift
+    if first == last && first == lastPage { return }
+    for page in first...last { pages.insert(page) }
+    lastPage = last
   }
 }

@@ -41,7 +41,7 @@ extension Machine {
     case .kexec: kexec()
     case .kdump: crash()
     }
-    trackingOldPages = false
+    oldKernelWrites.isTracking = false
     for client in clients { client.engine.orphan() }
     enter(.kernelLoad)
     let plan = options.plan
@@ -81,9 +81,14 @@ extension Machine {
     sampleDMA(1)
   }
 
+  /// What the next kernel leaves in a page it reuses.
+  static let scribblePattern = (0..<Int(PhysicalMemory.pageSize)).map {
+    UInt8(truncatingIfNeeded: $0 &* 0x9E) | 0x01
+  }
+
   /// Fills every page the old kernel wrote with the next kernel's data.
   private func scribbleOldKernelPages() {
-    let pattern = (0..<Int(PhysicalMemory.pageSize)).map { UInt8(truncatingIfNeeded: $0 &* 0x9E) | 0x01 }
+    let pattern = Self.scribblePattern
     for page in oldKernelPages.sorted() {
       let address = page << PhysicalMemory.pageShift
       guard memory.owner(of: address) == .kernel("new") else { continue }

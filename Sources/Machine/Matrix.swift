@@ -7,6 +7,9 @@ public struct HandoverMatrix {
   /// Power the same memory and hardware models on again between handovers of one IOMMU
   /// (`powerOnReset()`), instead of building them anew.
   public var reuseHardware = true
+  /// Each IOMMU's rig, kept from one run of this matrix to the next (the benchmark runs it
+  /// over and over): hardware is built once per IOMMU, then only powered on again.
+  private let rigs = RigCache()
 
   /// `adapters` are factories: each handover gets a fresh adapter and machine.
   public init(
@@ -45,14 +48,13 @@ public struct HandoverMatrix {
     var rows: [MatrixRow] = []
     var errors: [String] = []
     // One rig per IOMMU, powered on again for each of its handovers.
-    var rig: (name: String, rig: MachineRig)?
     for c in combinations {
       let adapter = c.adapter()
       do throws(HandoverError) {
         let (outcome, used) = try runHandoverKeepingRig(
           adapter: adapter, scenario: c.scenario, variant: c.variant, clients: c.clients, options: options,
-          rig: reuseHardware && rig?.name == adapter.name ? rig?.rig : nil)
-        rig = (adapter.name, used)
+          rig: reuseHardware ? rigs.rigs[adapter.name] : nil)
+        if reuseHardware { rigs.rigs[adapter.name] = used }
         rows.append(outcome.row)
       } catch {
         errors.append("\(c.scenario) \(c.variant) \(c.clients.specText): \(error)")
@@ -60,4 +62,9 @@ public struct HandoverMatrix {
     }
     return (rows, errors)
   }
+}
+
+/// The rigs a matrix keeps between runs, by IOMMU name.
+final class RigCache {
+  var rigs: [String: MachineRig] = [:]
 }

@@ -7,7 +7,8 @@ final class RegisterTap: WritableRegisterIO {
   let base: any WritableRegisterIO
   /// The hardware's register file, which names the registers.
   let names: SimulatedRegisterFile
-  let controlRegisters: Set<Int>
+  /// A handful of offsets: a scan is cheaper than hashing on every write.
+  let controlRegisters: [Int]
   let onWrite: (_ offset: Int, _ sampleDMA: Bool) -> Void
 
   init(
@@ -16,7 +17,7 @@ final class RegisterTap: WritableRegisterIO {
   ) {
     self.base = base
     self.names = names
-    self.controlRegisters = controlRegisters
+    self.controlRegisters = controlRegisters.sorted()
     self.onWrite = onWrite
   }
 
@@ -29,7 +30,7 @@ final class RegisterTap: WritableRegisterIO {
 
   func uncheckedWrite(_ value: UInt64, _ width: AccessWidth, at offset: Int) throws(IOError) {
     try base.uncheckedWrite(value, width, at: offset)
-    let register = names.definition(at: offset)?.offset ?? offset
+    let register = names.registerOffset(at: offset) ?? offset
     onWrite(register, controlRegisters.isEmpty || controlRegisters.contains(register))
   }
 }

@@ -14,8 +14,9 @@ public struct DMABuffer: Sendable, Hashable, CustomStringConvertible {
 public final class DMAAllocator {
   public let memory: PhysicalMemory
   public let pool: MemoryRegion
-  private var free: [(base: UInt64, size: UInt64)]
-  public private(set) var allocated: [DMABuffer] = []
+  // Touched by every allocation, never re-entered: no dynamic exclusivity checks.
+  @exclusivity(unchecked) private var free: [(base: UInt64, size: UInt64)]
+  @exclusivity(unchecked) public private(set) var allocated: [DMABuffer] = []
   /// The contiguous (CMA) area, when the kernel has one: dma_alloc_contiguous()
   /// (kernel/dma/contiguous.c, Linux 7.2) serves allocations larger than a page from it, and
   /// single pages from the page allocator (this pool). Its placement does not depend on what

@@ -9,20 +9,56 @@ public final class PhysicalMemory {
   public static let pageSize: UInt64 = 4096
   public static let pageShift: UInt64 = 12
 
+  // The state below is touched on every access: no access ever overlaps another (nothing
+  // calls out while one is in progress), so the dynamic exclusivity checks are left out.
+
   /// Regions of RAM, sorted by base, never overlapping.
-  public private(set) var regions: [MemoryRegion] = []
-  private var pages: [UInt64: [UInt8]] = [:]
+  @exclusivity(unchecked) public private(set) var regions: [MemoryRegion] = [] {
+    didSet {
+      lastRegion = 0
+      regionEnds = regions.map(\.end)
+      regionBases = regions.map(\.base)
+    }
+  }
+  /// Each region's bounds, for lookups that touch no owner (and no reference counting).
+  @exclusivity(unchecked) private var regionBases: [UInt64] = []
+  @exclusivity(unchecked) private var regionEnds: [UInt64] = []
+  /// No two neighbouring regions have the same owner (true after every ``setOwner``).
+  @exclusivity(unchecked) private var coalesced = true
+  /// Where the last lookup found its region: accesses cluster, so most lookups start there.
+  @exclusivity(unchecked) private var lastRegion = 0
+  /// Materialised pages, in 2 MiB chunks, with the last chunk used at hand: table walks and
+  /// queue writes stay in a few chunks, so most accesses skip the hash lookup.
+  @exclusivity(unchecked) private var chunks: [UInt64: PageChunk] = [:]
+  @exclusivity(unchecked) private var lastChunkKey = UInt64.max
+  /// The frames of the chunk at `lastChunkKey` (nil: none there); the chunk itself is kept
+  /// alive by `chunks`, so the hot path holds no reference to count.
+  @exclusivity(unchecked) private var lastFrames: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+  @exclusivity(unchecked) private var pageCount = 0
+  /// Page storage no longer in use, kept for the next pages materialised (a machine powered on
+  /// again reuses its memory's pages instead of going back to the allocator).
+  @exclusivity(unchecked) private var spareFrames: [UnsafeMutableRawPointer] = []
+  private static let maxSpareFrames = 4096
   /// Called after every write with (address, length, owner of the first byte). The machine
   /// model uses it to account DMA.
-  public var writeObserver: ((UInt64, Int, MemoryOwner) -> Void)?
+  @exclusivity(unchecked) public var writeObserver: ((UInt64, Int, MemoryOwner) -> Void)?
 
   public init() {}
+
+  deinit {
+    for frame in spareFrames { frame.deallocate() }
+  }
 
   /// Forgets every region, page and the observer: the memory of a machine powered off, to be
   /// declared again (the handover matrix reuses one memory and its hardware models).
   public func removeAll() {
     regions = []
-    pages = [:]
+    coalesced = true
+    for chunk in chunks.values { recycleFrames(of: chunk) }
+    chunks = [:]
+    lastChunkKey = .max
+    lastFrames = nil
+    pageCount = 0
     writeObserver = nil
   }
 
@@ -33,11 +69,26 @@ public final class PhysicalMemory {
       !regions.contains { $0.base < base + size && base < $0.end }, "RAM regions overlap")
     regions.append(MemoryRegion(base: base, size: size, owner: owner))
     regions.sort { $0.base < $1.base }
+    coalesced = false
   }
 
   /// Gives `base..<base+size` (inside declared RAM) to `owner`, splitting regions as needed.
   public func setOwner(_ owner: MemoryOwner, base: UInt64, size: UInt64) {
     let end = base + size
+    // Fast path: a range inside one region of a coalesced list only changes that region and
+    // its neighbours (what the whole pass below would give).
+    if coalesced, size > 0, let i = regionIndex(containing: base), regions[i].end >= end {
+      let r = regions[i]
+      var pieces: [MemoryRegion] = []
+      pieces.reserveCapacity(5)
+      if i > 0 { pieces.append(regions[i - 1]) }
+      if r.base < base { pieces.append(MemoryRegion(base: r.base, size: base - r.base, owner: r.owner)) }
+      pieces.append(MemoryRegion(base: base, size: size, owner: owner))
+      if r.end > end { pieces.append(MemoryRegion(base: end, size: r.end - end, owner: r.owner)) }
+      if i + 1 < regions.count { pieces.append(regions[i + 1]) }
+      regions.replaceSubrange(max(0, i - 1)...min(regions.count - 1, i + 1), with: coalesce(pieces))
+      return
+    }
     var result: [MemoryRegion] = []
     for r in regions {
       guard r.base < end && base < r.end else {
@@ -53,10 +104,12 @@ public final class PhysicalMemory {
       if r.end > end { result.append(MemoryRegion(base: end, size: r.end - end, owner: r.owner)) }
     }
     regions = coalesce(result)
+    coalesced = true
   }
 
   private func coalesce(_ rs: [MemoryRegion]) -> [MemoryRegion] {
     var out: [MemoryRegion] = []
+    out.reserveCapacity(rs.count)
     for r in rs {
       if let last = out.last, last.end == r.base, last.owner == r.owner {
         out[out.count - 1].size += r.size
@@ -69,13 +122,23 @@ public final class PhysicalMemory {
 
   /// The region holding `address`, or nil where no RAM is.
   public func region(containing address: UInt64) -> MemoryRegion? {
+    guard let i = regionIndex(containing: address) else { return nil }
+    return regions[i]
+  }
+
+  private func regionIndex(containing address: UInt64) -> Int? {
+    let hint = lastRegion
+    let count = regionEnds.count
+    if hint < count, regionBases[hint] <= address, address < regionEnds[hint] { return hint }
     var lo = 0
-    var hi = regions.count
+    var hi = count
     while lo < hi {
       let mid = (lo + hi) / 2
-      if regions[mid].end <= address { lo = mid + 1 } else { hi = mid }
+      if regionEnds[mid] <= address { lo = mid + 1 } else { hi = mid }
     }
-    return lo < regions.count && regions[lo].contains(address) ? regions[lo] : nil
+    guard lo < count && regionBases[lo] <= address && address < regionEnds[lo] else { return nil }
+    lastRegion = lo
+    return lo
   }
 
   /// The owner of `address`, or nil where no RAM is.
@@ -86,10 +149,75 @@ public final class PhysicalMemory {
     var a = address
     let end = address + UInt64(length)
     while a < end {
-      guard let r = region(containing: a) else { return false }
-      a = r.end
+      guard let i = regionIndex(containing: a) else { return false }
+      a = regions[i].end
     }
     return true
+  }
+
+  // MARK: Pages
+
+  /// The storage of page `pfn`, or nil while it was never written (it reads as zeros).
+  @inline(__always)
+  private func frame(_ pfn: UInt64) -> UnsafeMutableRawPointer? {
+    chunkFrames(pfn >> PageChunk.shift)?[Int(pfn & PageChunk.mask)]
+  }
+
+  @inline(__always)
+  private func chunkFrames(_ key: UInt64) -> UnsafeMutablePointer<UnsafeMutableRawPointer?>? {
+    if key == lastChunkKey { return lastFrames }
+    let frames = chunks[key]?.frames
+    lastChunkKey = key
+    lastFrames = frames
+    return frames
+  }
+
+  /// The storage of page `pfn`, materialised on first use: zeroed, unless the caller is about
+  /// to overwrite all of it (`whole`).
+  private func materialize(_ pfn: UInt64, whole: Bool = false) -> UnsafeMutableRawPointer {
+    let key = pfn >> PageChunk.shift
+    let frames: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    if let existing = chunkFrames(key) {
+      frames = existing
+    } else {
+      let c = PageChunk()
+      chunks[key] = c
+      frames = c.frames
+      lastChunkKey = key
+      lastFrames = frames
+    }
+    let slot = Int(pfn & PageChunk.mask)
+    if let page = frames[slot] { return page }
+    let page =
+      spareFrames.popLast()
+      ?? UnsafeMutableRawPointer.allocate(byteCount: Int(Self.pageSize), alignment: 16)
+    if !whole { page.initializeMemory(as: UInt8.self, repeating: 0, count: Int(Self.pageSize)) }
+    frames[slot] = page
+    pageCount += 1
+    return page
+  }
+
+  /// Drops page `pfn`'s storage: it reads as zeros again.
+  private func dropFrame(_ pfn: UInt64) {
+    guard let frames = chunkFrames(pfn >> PageChunk.shift) else { return }
+    let slot = Int(pfn & PageChunk.mask)
+    guard let page = frames[slot] else { return }
+    recycle(page)
+    frames[slot] = nil
+    pageCount -= 1
+  }
+
+  private func recycle(_ page: UnsafeMutableRawPointer) {
+    if spareFrames.count < Self.maxSpareFrames { spareFrames.append(page) } else { page.deallocate() }
+  }
+
+  /// Takes every page of `chunk` back for reuse (the chunk frees none of them).
+  private func recycleFrames(of chunk: PageChunk) {
+    for i in 0...Int(PageChunk.mask) {
+      guard let page = chunk.frames[i] else { continue }
+      recycle(page)
+      chunk.frames[i] = nil
+    }
   }
 
   // MARK: Access
@@ -98,42 +226,63 @@ public final class PhysicalMemory {
     guard isBacked(address, length: length) else {
       throw .unbacked(address: address, length: length)
     }
-    var out = [UInt8](repeating: 0, count: length)
+    return [UInt8](unsafeUninitializedCapacity: length) { out, count in
+      var done = 0
+      while done < length {
+        let a = address + UInt64(done)
+        let inPage = Int(a & (Self.pageSize - 1))
+        let n = min(length - done, Int(Self.pageSize) - inPage)
+        let target = UnsafeMutableRawPointer(out.baseAddress! + done)
+        if let page = frame(a >> Self.pageShift) {
+          target.copyMemory(from: page + inPage, byteCount: n)
+        } else {
+          target.initializeMemory(as: UInt8.self, repeating: 0, count: n)
+        }
+        done += n
+      }
+      count = length
+    }
+  }
+
+  /// Whether every byte of `address..<address+length` is zero, without copying it out (pages
+  /// never written are zero at once).
+  public func isZero(_ address: UInt64, length: Int) throws(MemoryError) -> Bool {
+    guard isBacked(address, length: length) else {
+      throw .unbacked(address: address, length: length)
+    }
     var done = 0
     while done < length {
       let a = address + UInt64(done)
-      let pfn = a >> Self.pageShift
       let inPage = Int(a & (Self.pageSize - 1))
       let n = min(length - done, Int(Self.pageSize) - inPage)
-      if let page = pages[pfn] {
-        out.replaceSubrange(done..<(done + n), with: page[inPage..<(inPage + n)])
+      if let page = frame(a >> Self.pageShift) {
+        let bytes = UnsafeRawBufferPointer(start: page + inPage, count: n)
+        if bytes.contains(where: { $0 != 0 }) { return false }
       }
       done += n
     }
-    return out
+    return true
   }
 
   public func write(_ bytes: [UInt8], at address: UInt64) throws(MemoryError) {
     guard isBacked(address, length: bytes.count) else {
       throw .unbacked(address: address, length: bytes.count)
     }
-    var done = 0
-    while done < bytes.count {
-      let a = address + UInt64(done)
-      let pfn = a >> Self.pageShift
-      let inPage = Int(a & (Self.pageSize - 1))
-      let n = min(bytes.count - done, Int(Self.pageSize) - inPage)
-      // Modified in place: a page is copied only when it is first materialised.
-      pages[pfn, default: Self.zeroPage].replaceSubrange(
-        inPage..<(inPage + n), with: bytes[done..<(done + n)])
-      done += n
+    bytes.withUnsafeBytes { source in
+      var done = 0
+      while done < source.count {
+        let a = address + UInt64(done)
+        let inPage = Int(a & (Self.pageSize - 1))
+        let n = min(source.count - done, Int(Self.pageSize) - inPage)
+        (materialize(a >> Self.pageShift, whole: n == Int(Self.pageSize)) + inPage).copyMemory(
+          from: source.baseAddress! + done, byteCount: n)
+        done += n
+      }
     }
     if let observer = writeObserver, let owner = owner(of: address) {
       observer(address, bytes.count, owner)
     }
   }
-
-  private static let zeroPage = [UInt8](repeating: 0, count: Int(pageSize))
 
   /// Fills `address..<address+length` with `byte` (memset; zeroing a page drops its storage).
   public func fill(_ address: UInt64, length: Int, with byte: UInt8 = 0) throws(MemoryError) {
@@ -141,8 +290,16 @@ public final class PhysicalMemory {
       throw .unbacked(address: address, length: length)
     }
     if byte == 0 && address % Self.pageSize == 0 && UInt64(length) % Self.pageSize == 0 {
-      for pfn in (address >> Self.pageShift)..<((address + UInt64(length)) >> Self.pageShift) {
-        pages[pfn] = nil
+      guard pageCount > 0 else { return }
+      var pfn = address >> Self.pageShift
+      let end = (address + UInt64(length)) >> Self.pageShift
+      while pfn < end {
+        // A chunk with no storage holds only zeros: skip it whole.
+        let chunkEnd = min(end, (pfn | PageChunk.mask) + 1)
+        if chunkFrames(pfn >> PageChunk.shift) != nil {
+          for p in pfn..<chunkEnd { dropFrame(p) }
+        }
+        pfn = chunkEnd
       }
       return
     }
@@ -152,11 +309,13 @@ public final class PhysicalMemory {
   /// A little-endian 64-bit load (how IOMMUs read table entries and commands).
   public func read64(_ address: UInt64) throws(MemoryError) -> UInt64 {
     let inPage = Int(address & (Self.pageSize - 1))
-    // Fast path: an aligned load inside one page.
-    if inPage & 7 == 0, region(containing: address) != nil {
-      guard let page = pages[address >> Self.pageShift] else { return 0 }
-      return UInt64(
-        littleEndian: page.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: inPage, as: UInt64.self) })
+    // Fast path: an aligned load inside one page. A page that holds data is RAM (pages are
+    // only materialised by writes to RAM), so only an empty page needs the region lookup.
+    if inPage & 7 == 0 {
+      if let page = frame(address >> Self.pageShift) {
+        return UInt64(littleEndian: page.load(fromByteOffset: inPage, as: UInt64.self))
+      }
+      if regionIndex(containing: address) != nil { return 0 }
     }
     let b = try read(address, length: 8)
     return b.enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
@@ -165,11 +324,10 @@ public final class PhysicalMemory {
   public func write64(_ value: UInt64, at address: UInt64) throws(MemoryError) {
     let inPage = Int(address & (Self.pageSize - 1))
     // Fast path: an aligned store inside one page, without building a byte array.
-    if inPage & 7 == 0, let region = region(containing: address) {
-      pages[address >> Self.pageShift, default: Self.zeroPage].withUnsafeMutableBytes {
-        $0.storeBytes(of: value.littleEndian, toByteOffset: inPage, as: UInt64.self)
-      }
-      writeObserver?(address, 8, region.owner)
+    if inPage & 7 == 0, let region = regionIndex(containing: address) {
+      materialize(address >> Self.pageShift).storeBytes(
+        of: value.littleEndian, toByteOffset: inPage, as: UInt64.self)
+      if let observer = writeObserver { observer(address, 8, regions[region].owner) }
       return
     }
     try write((0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }, at: address)
@@ -185,5 +343,22 @@ public final class PhysicalMemory {
   }
 
   /// Pages that hold data (written and not zeroed since), for reports and tests.
-  public var materializedPageCount: Int { pages.count }
+  public var materializedPageCount: Int { pageCount }
+}
+
+/// The storage of 512 consecutive pages (2 MiB), each allocated on first write.
+final class PageChunk {
+  static let shift: UInt64 = 9
+  static let mask: UInt64 = 511
+  let frames: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+
+  init() {
+    frames = .allocate(capacity: Int(Self.mask) + 1)
+    frames.initialize(repeating: nil, count: Int(Self.mask) + 1)
+  }
+
+  deinit {
+    for i in 0...Int(Self.mask) { frames[i]?.deallocate() }
+    frames.deallocate()
+  }
 }

@@ -39,7 +39,7 @@ public final class RISCVIOMMUAdapter: HandoverIOMMU {
       resources: [
         DeviceResource(name: "BAR0", base: RISCVIOMMUPCIFunction.referenceBARAddress, io: boot.tap(hw.registers))
       ],
-      configSpace: RISCVIOMMUPCIFunction.configSpace(vectors: hw.configuration.msixVectors))
+      configSpace: Self.freshConfigSpace(hw))
     // The IOMMU's interrupts reach the driver of the kernel now running.
     hw.interruptSink = { [weak device] vector in
       (device?.driverData as? RISCVIOMMUDevice)?.handleInterrupt(vector: vector)
@@ -47,6 +47,14 @@ public final class RISCVIOMMUAdapter: HandoverIOMMU {
     boot.registerDevice(device)
     boot.registerDriver(RISCVIOMMUPCIDriver(policy: policy))
     return RISCVBinding(device: device, boot: boot)
+  }
+
+  /// The function's configuration space at its reset values, as each kernel has found it so far
+  /// (the hardware's own, reset, rather than a new one built per kernel).
+  static func freshConfigSpace(_ hw: RISCVIOMMUHardware) -> SimulatedRegisterFile {
+    let config = hw.pciConfigSpace
+    config.reset()
+    return config
   }
 
   public func recordedFaults(_ hardware: any IOMMUHardwareModel) -> Int {

@@ -43,6 +43,11 @@ public final class RISCVIOMMUHardware: IOMMUHardwareModel {
   /// First-stage translations cached by the hardware, by device and page (IOTINVAL.VMA drops them).
   var iotlb: [IOTLBKey: IOTLBEntry] = [:]
 
+  /// The riscv-iommu-pci function's configuration space, built once (a 4 KiB register file
+  /// costs more to build than to reset).
+  public private(set) lazy var pciConfigSpace = RISCVIOMMUPCIFunction.configSpace(
+    vectors: configuration.msixVectors)
+
   public init(
     name: String = "riscv-iommu", configuration: RISCVIOMMUConfiguration = .qemuPCI,
     memory: PhysicalMemory, platform: Bool = false,

@@ -134,8 +134,9 @@ extension IntelIOMMUDriver {
     let size = INTR_REMAP_TABLE_ENTRIES * 16
     do {
       for page in stride(from: 0, to: size, by: 4096) {
+        // An all-zero page holds no present entry: nothing to copy (checked without copying).
+        guard try !memory.isZero(old + UInt64(page), length: 4096) else { continue }
         let bytes = try memory.read(old + UInt64(page), length: 4096)
-        guard bytes.contains(where: { $0 != 0 }) else { continue }
         try memory.write(bytes, at: table.base.address + UInt64(page))
         for i in stride(from: 0, to: 4096, by: 16) where bytes[i] & 1 != 0 { table.used.insert((page + i) / 16) }
       }

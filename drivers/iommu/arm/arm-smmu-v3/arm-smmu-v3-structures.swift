@@ -43,9 +43,11 @@ extension ARMSMMUv3Device {
   /// retired.
   func initInitialSTEs(at address: UInt64, count: Int) throws(Errno) {
     let abort = STE.abort
+    // The memory is looked up once for the whole table (hundreds of entries).
+    guard let memory else { throw .ENOMEM }
     for i in 0..<count {
       for (w, value) in abort.enumerated() where value != 0 {
-        try write64(value, at: address + UInt64(i * 64 + w * 8))
+        do { try memory.write64(value, at: address + UInt64(i * 64 + w * 8)) } catch { throw .EFAULT }
       }
     }
   }
