@@ -1,5 +1,6 @@
 import Foundation
 import IOMMUModelTesting
+import OracleTraces
 import Testing
 
 @Suite("Real Linux 7.2 trace: riscv-iommu-pci probe and shutdown on QEMU 10")
@@ -7,12 +8,13 @@ struct RealKernelTraceTests {
   static let referenceURL = RepositoryPaths.shared
     .appendingPathComponent("reference/linux-7.2-traces/riscv-iommu.probe-shutdown.trace")
 
-  static func reference() throws -> String { try RepositoryPaths.text(referenceURL) }
+  static func reference() throws -> OracleTrace {
+    try QEMUTraceParser(device: .riscvIOMMU).parse(RepositoryPaths.text(referenceURL))
+  }
 
   @Test("the model's probe followed by shutdown makes the real driver's register accesses")
   func probeShutdownMatchesReference() throws {
-    let text = try Self.reference()
-    let real = QEMUTrace.accesses(text, region: "riscv-iommu-regs")
+    let real = try Self.reference().accesses.map(\.access)
     #expect(real.count == 41)
     let bed = RISCVIOMMUTestbed()
     bed.boot()
@@ -29,9 +31,10 @@ struct RealKernelTraceTests {
 
   @Test("the hardware model consumes the commands QEMU traced, in order")
   func commandsMatchReference() throws {
-    let text = try Self.reference()
-    let real = QEMUTrace.events(text, named: "riscv_iommu_cmd").map {
-      String($0.drop { $0 != " " }.dropFirst())
+    let prefix = "riscv_iommu_cmd "
+    let real = try Self.reference().events.compactMap { event -> String? in
+      guard case .annotation(let line) = event, line.hasPrefix(prefix) else { return nil }
+      return String(line.dropFirst(prefix.count).drop { $0 != " " }.dropFirst())
     }
     #expect(real.count == 6)
     let bed = RISCVIOMMUTestbed()
