@@ -63,8 +63,11 @@ public struct AddressField: Sendable, Hashable {
 /// An access with its allocated address bits replaced by a symbol.
 ///
 /// The rule: for each address field, the distinct non-zero values its address bits take are
-/// numbered in order of first appearance in the trace, per register (`CQB.1`, `CQB.2` for the
-/// second kernel's queue...). A zero address stays zero: it means "none" to the hardware. Two
+/// numbered in order of first appearance, per register and per boot (`CQB.1`, `CQB.2` for a
+/// queue the same kernel moved...). Numbering starts again with each kernel: whether the next
+/// kernel's page allocator happens to return the address the previous kernel used is luck (a
+/// kexec'd VT-d kernel gets its old root table's page in some runs and not in others), not
+/// driver behaviour. A zero address stays zero: it means "none" to the hardware. Two
 /// accesses match when kind, width, offset, the value outside the address bits and the symbol
 /// agree; a read whose value is unknown (VT-d) matches any value.
 public struct NormalisedAccess: Sendable, Hashable, CustomStringConvertible {
@@ -97,6 +100,23 @@ public struct AddressNormaliser: Sendable {
   public init(device: OracleDevice) { fields = AddressField.fields(of: device) }
   public init(fields: [AddressField]) { self.fields = fields }
 
+  /// Normalises a whole trace, numbering addresses afresh in each boot.
+  public func normalise(_ trace: OracleTrace) -> [NormalisedAccess] {
+    var out: [NormalisedAccess] = []
+    var boot: [TraceAccess] = []
+    for event in trace.events {
+      switch event {
+      case .bootStart:
+        out += normalise(boot)
+        boot.removeAll(keepingCapacity: true)
+      case .access(let a): boot.append(a)
+      case .annotation: break
+      }
+    }
+    return out + normalise(boot)
+  }
+
+  /// Normalises the accesses of one boot.
   public func normalise(_ accesses: [TraceAccess]) -> [NormalisedAccess] {
     var seen: [String: [UInt64: Int]] = [:]
     return accesses.map { t in

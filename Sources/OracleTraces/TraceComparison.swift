@@ -29,12 +29,13 @@ public struct TraceComparison: Sendable {
   /// True when every access of each side is matched by the other.
   public var allMatch: Bool { matched == real.count && matched == model.count }
 
-  /// Aligns two traces of `device`: each is normalised on its own (`AddressNormaliser`), then
+  /// Aligns two traces of `device`: each is normalised on its own, boot by boot
+  /// (`AddressNormaliser`), then
   /// a longest common subsequence under `NormalisedAccess.matches` pairs their accesses.
   public init(real: OracleTrace, model: OracleTrace, device: OracleDevice) {
     let normaliser = AddressNormaliser(device: device)
     self.init(
-      real: normaliser.normalise(real.accesses), model: normaliser.normalise(model.accesses),
+      real: normaliser.normalise(real), model: normaliser.normalise(model),
       realBoots: Self.boots(of: real), modelBoots: Self.boots(of: model))
   }
 

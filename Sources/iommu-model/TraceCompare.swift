@@ -90,7 +90,7 @@ struct TraceParse: ParsableCommand {
     guard let device = OracleDevice(rawValue: name) else { throw ValidationError("unknown NAME '\(name)'") }
     let trace = try QEMUTraceParser(device: device).parse(TraceCompare.read(file))
     if normalised {
-      for a in AddressNormaliser(device: device).normalise(trace.accesses) { print(a) }
+      for a in AddressNormaliser(device: device).normalise(trace) { print(a) }
     } else {
       print(trace, terminator: "")
     }
