@@ -83,15 +83,18 @@ public struct KernelListSupport {
   public var bootVariant: String
   /// Installs all-abort tables while translation stays on, in one step (a root pointer or a
   /// table base written once), with tables from `allocator` (the next kernel's memory). Runs
-  /// before the next kernel's IOMMU driver probes.
+  /// before the next kernel's IOMMU driver probes. Nil when the boot variant's driver makes
+  /// the switch itself, in its probe, as a real driver would.
   public var switchToBlocking:
-    (_ hardware: any IOMMUHardwareModel, _ memory: PhysicalMemory, _ allocator: DMAAllocator) throws(Errno)
-      -> Void
+    (
+      (_ hardware: any IOMMUHardwareModel, _ memory: PhysicalMemory, _ allocator: DMAAllocator) throws(Errno)
+        -> Void
+    )?
 
   public init(
     shutdownVariant: String, bootVariant: String,
     switchToBlocking:
-      @escaping (any IOMMUHardwareModel, PhysicalMemory, DMAAllocator) throws(Errno) -> Void
+      ((any IOMMUHardwareModel, PhysicalMemory, DMAAllocator) throws(Errno) -> Void)? = nil
   ) {
     self.shutdownVariant = shutdownVariant
     self.bootVariant = bootVariant

@@ -111,9 +111,9 @@ extension Machine {
       context: KernelContext(isKdumpKernel: kdump, commandLine: CommandLine(commandLine)), clock: clock)
     enter(.nextKernelIOMMUProbe)
     for iommu in iommus where iommu.variant == Machine.kernelListPolicy {
-      guard let support = iommu.adapter.kernelList else { continue }
+      guard let switchToBlocking = iommu.adapter.kernelList?.switchToBlocking else { continue }
       do throws(Errno) {
-        try support.switchToBlocking(iommu.hardware, memory, pool)
+        try switchToBlocking(iommu.hardware, memory, pool)
         event(iommu.hardware.name, "switched atomically to all-abort tables (kernel-list policy)")
       } catch {
         event(iommu.hardware.name, "switch to all-abort tables failed: \(error)")
