@@ -90,7 +90,7 @@ let package = Package(
     .testTarget(name: "FirmwareTests", dependencies: ["Firmware", "IOMMUModelTesting"]),
     .testTarget(name: "RISCVIOMMUTests", dependencies: ["RISCVIOMMU", "IOMMUModelTesting", "OracleTraces"]),
     .testTarget(name: "ARMSMMUTests", dependencies: ["ARMSMMU", "IOMMUModelTesting"]),
-    .testTarget(name: "ARMSMMUv3Tests", dependencies: ["ARMSMMUv3", "IOMMUModelTesting"]),
+    .testTarget(name: "ARMSMMUv3Tests", dependencies: ["ARMSMMUv3", "IOMMUModelTesting", "OracleTraces"]),
     .testTarget(name: "IntelIOMMUTests", dependencies: ["IntelIOMMU", "IOMMUModelTesting"]),
     .testTarget(name: "OracleTracesTests", dependencies: ["OracleTraces", "IOMMUModelTesting"]),
     .testTarget(name: "ModelTracesTests", dependencies: ["ModelTraces", "OracleTraces", "IOMMUModelTesting"]),

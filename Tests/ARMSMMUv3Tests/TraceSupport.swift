@@ -1,26 +1,19 @@
 import Foundation
 import IOMMUModelTesting
+import OracleTraces
 
-/// QEMU's SMMUv3 trace events in the model's canonical form: `smmuv3_read_mmio addr: 0x24
-/// val:0x8 size: 0x4(0)` becomes `R32 0x0024 0x00000008`, `smmuv3_cmdq_opcode <---
-/// SMMU_CMD_SYNC` becomes `CMD SYNC`.
-func canonicalQEMUTrace(_ text: String) -> [String] {
-  text.split(separator: "\n").compactMap { line in
-    let words = line.split(separator: " ")
-    if line.hasPrefix("smmuv3_cmdq_opcode"), let name = words.last {
-      return "CMD " + name.replacingOccurrences(of: "SMMU_CMD_", with: "")
+/// QEMU's SMMUv3 trace events in the model's canonical form, read by the oracle's parser
+/// (`QEMUTraceParser`): `smmuv3_read_mmio addr: 0x24 val:0x8 size: 0x4(0)` becomes
+/// `R32 0x0024 0x00000008`, and the `smmuv3_cmdq_opcode <--- SMMU_CMD_SYNC` annotation
+/// `CMD SYNC`, so the commands are compared too.
+func canonicalQEMUTrace(_ text: String) throws -> [String] {
+  try QEMUTraceParser(device: .armSMMUv3).parse(text).events.compactMap { event in
+    switch event {
+    case .access(let a): return a.description
+    case .annotation(let line) where line.hasPrefix("smmuv3_cmdq_opcode"):
+      return line.split(separator: " ").last.map { "CMD " + $0.replacingOccurrences(of: "SMMU_CMD_", with: "") }
+    case .annotation, .bootStart: return nil
     }
-    guard line.hasPrefix("smmuv3_read_mmio") || line.hasPrefix("smmuv3_write_mmio"),
-      let addrWord = words.first(where: { $0.hasPrefix("0x") }),
-      let valWord = words.first(where: { $0.hasPrefix("val:") }),
-      let sizeIndex = words.firstIndex(of: "size:"), sizeIndex + 1 < words.count,
-      let offset = Int(addrWord.dropFirst(2), radix: 16),
-      let value = UInt64(valWord.dropFirst(6), radix: 16),
-      let size = Int(words[sizeIndex + 1].prefix { $0 != "(" }.dropFirst(2), radix: 16),
-      let width = AccessWidth(rawValue: size)
-    else { return nil }
-    let kind: MMIOAccess.Kind = line.hasPrefix("smmuv3_read") ? .read : .write
-    return MMIOAccess(kind, width, offset: offset, value: value).description
   }
 }
 
@@ -43,5 +36,5 @@ func normalisedSMMUv3Trace(_ lines: [String]) -> [String] {
 func referenceTrace() throws -> [String] {
   let url = RepositoryPaths.shared.appendingPathComponent(
     "reference/linux-7.2-traces/arm-smmu-v3.probe-shutdown.trace")
-  return canonicalQEMUTrace(try RepositoryPaths.text(url))
+  return try canonicalQEMUTrace(try RepositoryPaths.text(url))
 }
