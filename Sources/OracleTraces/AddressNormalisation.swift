@@ -9,11 +9,17 @@ public struct AddressField: Sendable, Hashable {
   public var offset: Int
   /// The address bits within the 64-bit register; the other bits (mode, size, flags) are kept.
   public var mask: UInt64
+  /// Whether the field is numbered afresh in each boot, from writes only: for tables a next
+  /// kernel takes from its page allocator, whose returning the page the previous kernel used is
+  /// luck. Fields whose reuse across kernels is deterministic (the CMA area the SMMUv3 driver's
+  /// queues come from) keep one numbering for the whole trace, so a model that moves them diverges.
+  public var numberedPerBoot: Bool
 
-  public init(_ name: String, _ offset: Int, mask: UInt64) {
+  public init(_ name: String, _ offset: Int, mask: UInt64, numberedPerBoot: Bool = false) {
     self.name = name
     self.offset = offset
     self.mask = mask
+    self.numberedPerBoot = numberedPerBoot
   }
 
   /// The address bits an access of `width` at `offset` sees of this field: a 64-bit access at
@@ -28,7 +34,9 @@ public struct AddressField: Sendable, Hashable {
   }
 
   /// The allocated address fields of each device, from the specifications:
-  /// - VT-d: RTADDR (0x20), IQA (0x90), IRTA (0xb8), PQA (0xe0): bits 63:12.
+  /// - VT-d: RTADDR (0x20), IQA (0x90), IRTA (0xb8), PQA (0xe0): bits 63:12, numbered per boot
+  ///   (pages from the buddy allocator: two captures of one VT-d kexec under one kernel had
+  ///   boot 2's root table at boot 1's page in one run and elsewhere in the next).
   /// - SMMUv3: STRTAB_BASE (0x80) bits 51:6; CMDQ/EVTQ/PRIQ_BASE (0x90/0xa0/0xc0) bits 51:5;
   ///   GERROR/EVTQ/PRIQ_IRQ_CFG0 (0x68/0xb0/0xd0) bits 51:2 (MSI doorbells).
   /// - RISC-V: DDTP (0x10), CQB (0x18), FQB (0x28), PQB (0x38): PPN bits 53:10; MSI_CFG_TBL
@@ -38,8 +46,10 @@ public struct AddressField: Sendable, Hashable {
     case .intelIOMMU:
       let page: UInt64 = 0xffff_ffff_ffff_f000
       return [
-        AddressField("RTADDR", 0x20, mask: page), AddressField("IQA", 0x90, mask: page),
-        AddressField("IRTA", 0xb8, mask: page), AddressField("PQA", 0xe0, mask: page),
+        AddressField("RTADDR", 0x20, mask: page, numberedPerBoot: true),
+        AddressField("IQA", 0x90, mask: page, numberedPerBoot: true),
+        AddressField("IRTA", 0xb8, mask: page, numberedPerBoot: true),
+        AddressField("PQA", 0xe0, mask: page, numberedPerBoot: true),
       ]
     case .armSMMUv3:
       let queue: UInt64 = 0x000f_ffff_ffff_ffe0
@@ -63,11 +73,11 @@ public struct AddressField: Sendable, Hashable {
 /// An access with its allocated address bits replaced by a symbol.
 ///
 /// The rule: for each address field, the distinct non-zero values its address bits take are
-/// numbered in order of first appearance, per register and per boot (`CQB.1`, `CQB.2` for a
-/// queue the same kernel moved...). Numbering starts again with each kernel: whether the next
-/// kernel's page allocator happens to return the address the previous kernel used is luck (a
-/// kexec'd VT-d kernel gets its old root table's page in some runs and not in others), not
-/// driver behaviour. A zero address stays zero: it means "none" to the hardware. Two
+/// numbered in order of first appearance in the trace, per register (`CQB.1`, `CQB.2` for the
+/// second kernel's queue...). Fields marked `numberedPerBoot` are numbered afresh in each boot
+/// and from writes only; a read of such a register that returns an address this kernel has
+/// not written is `NAME.prev` (the previous kernel's). A zero address stays zero: it means
+/// "none" to the hardware. Two
 /// accesses match when kind, width, offset, the value outside the address bits and the symbol
 /// agree; a read whose value is unknown (VT-d) matches any value.
 public struct NormalisedAccess: Sendable, Hashable, CustomStringConvertible {
@@ -100,26 +110,28 @@ public struct AddressNormaliser: Sendable {
   public init(device: OracleDevice) { fields = AddressField.fields(of: device) }
   public init(fields: [AddressField]) { self.fields = fields }
 
-  /// Normalises a whole trace, numbering addresses afresh in each boot.
+  /// Normalises a whole trace (boots from its `## boot N` markers).
   public func normalise(_ trace: OracleTrace) -> [NormalisedAccess] {
-    var out: [NormalisedAccess] = []
-    var boot: [TraceAccess] = []
+    var boot = 1
+    var accesses: [(TraceAccess, Int)] = []
     for event in trace.events {
       switch event {
-      case .bootStart:
-        out += normalise(boot)
-        boot.removeAll(keepingCapacity: true)
-      case .access(let a): boot.append(a)
+      case .bootStart(let n): boot = n
+      case .access(let a): accesses.append((a, boot))
       case .annotation: break
       }
     }
-    return out + normalise(boot)
+    return normalise(accesses)
   }
 
   /// Normalises the accesses of one boot.
   public func normalise(_ accesses: [TraceAccess]) -> [NormalisedAccess] {
+    normalise(accesses.map { ($0, 1) })
+  }
+
+  func normalise(_ accesses: [(access: TraceAccess, boot: Int)]) -> [NormalisedAccess] {
     var seen: [String: [UInt64: Int]] = [:]
-    return accesses.map { t in
+    return accesses.map { t, boot in
       let a = t.access
       var n = NormalisedAccess(kind: a.kind, width: a.width, offset: a.offset, value: nil, symbol: nil)
       guard t.valueKnown else { return n }
@@ -131,9 +143,16 @@ public struct AddressNormaliser: Sendable {
         if address != 0 {
           let half = a.width == .dword ? (a.offset == f.offset ? ".lo" : ".hi") : ""
           let key = f.name + half
-          let ordinal = seen[key, default: [:]][address] ?? (seen[key, default: [:]].count + 1)
-          seen[key, default: [:]][address] = ordinal
-          n.symbol = "\(key).\(ordinal)"
+          let scope = f.numberedPerBoot ? "\(boot):\(key)" : key
+          if let known = seen[scope]?[address] {
+            n.symbol = "\(key).\(known)"
+          } else if f.numberedPerBoot && a.kind == .read {
+            n.symbol = "\(key).prev"
+          } else {
+            let ordinal = seen[scope, default: [:]].count + 1
+            seen[scope, default: [:]][address] = ordinal
+            n.symbol = "\(key).\(ordinal)"
+          }
         }
         break
       }
