@@ -42,7 +42,9 @@ struct KernelListTests {
       ] + q35Groups + ["DMAR: Intel(R) Virtualization Technology for Directed I/O"])
     let newRoot = machine.unit.rootTable.address
     #expect(newRoot != oldRoot)
-    #expect((IntelVTdMachine.crashPool.base..<IntelVTdMachine.crashPool.base + IntelVTdMachine.crashPool.size).contains(newRoot))
+    #expect(
+      (IntelVTdMachine.crashPool.base..<IntelVTdMachine.crashPool.base + IntelVTdMachine.crashPool.size).contains(
+        newRoot))
     // The switch: one SRTP write with TE (and QIE, IRE) set; nothing else touches GCMD's TE.
     let start = try #require(crash.trace.lines.firstIndex(of: line(.read, .qword, 0x20, oldRoot)))
     #expect(
@@ -69,7 +71,8 @@ struct KernelListTests {
     #expect(iommu.translationPreEnabled && iommu.copiedTables.isEmpty)
     // The old kernel's device, still running: blocked, the fault recorded.
     let faults = machine.unit.faultLog.count
-    #expect(machine.unit.route(streamID: 0x10, address: 0x4010, isWrite: true) == .blocked(reason: "DMAR fault reason 0x01"))
+    #expect(
+      machine.unit.route(streamID: 0x10, address: 0x4010, isWrite: true) == .blocked(reason: "DMAR fault reason 0x01"))
     #expect(machine.unit.faultLog.count == faults + 1)
     #expect(machine.unit.faultLog.last?.reason == .rootEntryNotPresent && machine.unit.faultLog.last?.recorded == true)
     // Its driver probes in the crash kernel: the first DMA API use attaches it as usual.
@@ -100,7 +103,8 @@ struct KernelListTests {
     #expect(gcmd.allSatisfy { $0 & 0x8000_0000 != 0 })
     #expect(gcmd.filter { $0 & 0x4000_0000 != 0 } == [0xc600_0000])
     #expect(try machine.memory.isZero(machine.unit.rootTable.address, length: 4096))
-    #expect(machine.unit.route(streamID: 0x10, address: 0x4010, isWrite: true) == .blocked(reason: "DMAR fault reason 0x01"))
+    #expect(
+      machine.unit.route(streamID: 0x10, address: 0x4010, isWrite: true) == .blocked(reason: "DMAR fault reason 0x01"))
   }
 
   @Test("a root table of the other mode (SMT) cannot be replaced with TE on: translation off, fresh table, TE on")

@@ -63,7 +63,9 @@ struct KernelListDriversTests {
     #expect(log.contains { $0.hasSuffix("error -EBUSY: not quiesced by the previous kernel, left blocked") })
   }
 
-  @Test("VT-d kdump, compared with `kernel`: the copied tables keep both devices working, kernel-list blocks them; neither corrupts")
+  @Test(
+    "VT-d kdump, compared with `kernel`: the copied tables keep both devices working, kernel-list blocks them; neither corrupts"
+  )
   func vtdComparedWithKernel() throws {
     let (_, kernel) = try run(IntelIOMMUAdapter(), .kdump, "kernel")
     let (m, list) = try run(IntelIOMMUAdapter(), .kdump, Machine.kernelListPolicy)
@@ -75,7 +77,9 @@ struct KernelListDriversTests {
     #expect(!log.contains("DMAR: Translation already enabled - trying to copy translation structures"))
   }
 
-  @Test("RISC-V kdump, compared with `kernel`: `kernel` passes a BARE bypass window into the dump, kernel-list blocks from DDTP := OFF on")
+  @Test(
+    "RISC-V kdump, compared with `kernel`: `kernel` passes a BARE bypass window into the dump, kernel-list blocks from DDTP := OFF on"
+  )
   func riscvComparedWithKernel() throws {
     let (_, kernel) = try run(RISCVIOMMUAdapter(), .kdump, "kernel")
     let (m, list) = try run(RISCVIOMMUAdapter(), .kdump, Machine.kernelListPolicy)
@@ -89,7 +93,9 @@ struct KernelListDriversTests {
         "iommu_pci 0000:00:01.0: translation left on by the previous kernel, all DMA blocked (DDTP OFF)"))
   }
 
-  @Test("kexec, compared with `kernel`: `kernel` lets the unquiesced NIC's new driver take it back, kernel-list refuses it", arguments: 0..<2)
+  @Test(
+    "kexec, compared with `kernel`: `kernel` lets the unquiesced NIC's new driver take it back, kernel-list refuses it",
+    arguments: 0..<2)
   func kexecComparedWithKernel(index: Int) throws {
     let (_, kernel) = try run(Self.adapters[index](), .kexec, "kernel")
     let (_, list) = try run(Self.adapters[index](), .kexec, Machine.kernelListPolicy)

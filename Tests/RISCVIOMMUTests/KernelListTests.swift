@@ -9,10 +9,12 @@ struct KernelListTests {
     old.boot()
     #expect(old.probeResult == nil)
     let nic = Device(
-      name: "0000:00:02.0", bus: .pci, identity: .pci(PCIIdentity(vendor: 0x8086, device: 0x10d3, classCode: 0x02_0000)),
+      name: "0000:00:02.0", bus: .pci,
+      identity: .pci(PCIIdentity(vendor: 0x8086, device: 0x10d3, classCode: 0x02_0000)),
       iommu: old.device, streamIDs: [0x10])
     try #require(old.iommu).attach(nic, to: .identity)
-    #expect(old.hardware.route(streamID: 0x10, address: 0x8123_4000, isWrite: true) == .translated(physical: 0x8123_4000))
+    #expect(
+      old.hardware.route(streamID: 0x10, address: 0x8123_4000, isWrite: true) == .translated(physical: 0x8123_4000))
     return old
   }
 
@@ -76,7 +78,9 @@ struct KernelListTests {
     #expect(try crash.memory.read64(try #require(crash.iommu).fltq.phys) == 258 | 3 << 34 | 0x10 << 40)
   }
 
-  @Test("between OFF and the new directory, every transaction aborts (cause 256) and nothing is written to the old fault queue")
+  @Test(
+    "between OFF and the new directory, every transaction aborts (cause 256) and nothing is written to the old fault queue"
+  )
   func offWindow() throws {
     let old = try oldKernel()
     let oldFaultQueue = try #require(old.iommu).fltq.phys
@@ -93,7 +97,9 @@ struct KernelListTests {
     #expect(try crash.memory.isZero(oldFaultQueue + fqt * 32, length: 32))
   }
 
-  @Test("kexec: the old kernel's shutdown writes nothing; the kexec'd kernel takes the translating IOMMU over instead of failing")
+  @Test(
+    "kexec: the old kernel's shutdown writes nothing; the kexec'd kernel takes the translating IOMMU over instead of failing"
+  )
   func kexecSwitch() throws {
     let old = try oldKernel()
     let before = old.trace.lines.count
@@ -103,7 +109,9 @@ struct KernelListTests {
     let next = old.nextKernel(kdump: false)
     next.boot()
     #expect(next.probeResult == nil)
-    #expect(next.log.first == "iommu_pci 0000:00:01.0: translation left on by the previous kernel, all DMA blocked (DDTP OFF)")
+    #expect(
+      next.log.first == "iommu_pci 0000:00:01.0: translation left on by the previous kernel, all DMA blocked (DDTP OFF)"
+    )
     #expect(Array(next.trace.lines[2...6]) == ["R64 0x0010 0x0000000020e00004"] + blockHandoverLines(0x20e0_0004))
     #expect(next.hardware.ddtMode == .threeLevel)
     #expect(
