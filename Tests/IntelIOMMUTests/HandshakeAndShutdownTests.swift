@@ -185,7 +185,8 @@ struct HandshakeAndShutdownTests {
 
   @Test("a variant name round-trips for the handover machine")
   func variants() {
-    #expect(IntelIOMMUVariant.allCases.map(\.rawValue) == ["kernel", "reset-on-kdump"])
+    #expect(IntelIOMMUVariant.allCases.map(\.rawValue) == ["kernel", "reset-on-kdump", "kernel-list"])
     #expect(IntelIOMMUVariant(rawValue: "reset-on-kdump") == .resetOnKdump)
+    #expect(IntelIOMMUVariant(rawValue: "kernel-list") == .kernelList)
   }
 }

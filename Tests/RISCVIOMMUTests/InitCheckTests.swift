@@ -10,6 +10,15 @@ let disableToBare = [
   "W64 0x0010 0x0000000000000001", "W32 0x0048 0x00000000", "W32 0x004c 0x00000000", "W32 0x0050 0x00000000",
 ]
 let enabling = "iommu_pci 0000:00:01.0: enabling device (0000 -> 0002)"
+/// The `kernel-list` take-over of a DDTP left translating: the old queues stopped, then DDTP :=
+/// OFF with the PPN kept.
+func blockHandoverLines(_ ddtp: UInt64) -> [String] {
+  [
+    "W32 0x0048 0x00000000", "W32 0x004c 0x00000000", "W32 0x0050 0x00000000",
+    MMIOAccess(.write, .qword, offset: 0x10, value: ddtp & 0x003f_ffff_ffff_fc00).description,
+  ]
+}
+let blockedLine = "iommu_pci 0000:00:01.0: translation left on by the previous kernel, all DMA blocked (DDTP OFF)"
 
 func ddtpRead(_ value: UInt64) -> String { MMIOAccess(.read, .qword, offset: 0x10, value: value).description }
 
@@ -64,6 +73,7 @@ struct InitCheckTests {
   enum Outcome: Equatable {
     case passes
     case disablesThenPasses
+    case blocksThenPasses
     case refused
   }
 
@@ -72,6 +82,7 @@ struct InitCheckTests {
     case .kernel: return mode <= 1 ? .passes : (kdump ? .disablesThenPasses : .refused)
     case .blockingHandover: return kdump ? (mode == 0 ? .passes : .refused) : (mode <= 1 ? .passes : .refused)
     case .refuse: return mode <= 1 ? .passes : .refused
+    case .kernelList: return mode <= 1 ? .passes : .blocksThenPasses
     }
   }
 
@@ -94,6 +105,10 @@ struct InitCheckTests {
         #expect(result == nil, "mode \(mode)")
         #expect(bed.log == [enabling])
         #expect(bed.trace.lines == head + disableToBare + icvecLines, "mode \(mode)")
+      case .blocksThenPasses:
+        #expect(result == nil, "mode \(mode)")
+        #expect(bed.log == [enabling, blockedLine])
+        #expect(bed.trace.lines == head + blockHandoverLines(ddtp) + icvecLines, "mode \(mode)")
       case .refused:
         #expect(result == .EBUSY, "mode \(mode)")
         #expect(bed.log == failedProbe(.EBUSY))

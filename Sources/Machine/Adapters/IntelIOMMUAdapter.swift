@@ -8,7 +8,8 @@ import SimulatedHardware
 
 /// One Intel VT-d unit (QEMU q35's intel-iommu at 0xfed90000) on the handover machine, with the
 /// driver's variants (`kernel`: the crash kernel copies the old tables and defers attach;
-/// `reset-on-kdump`). The clients are PCI functions on bus 0 whose requester IDs are their
+/// `reset-on-kdump`) and the kernel-list proposal (the driver's `kernel-list`: shutdown leaves
+/// TE on, the next kernel switches to an empty root table with SRTP). The clients are PCI functions on bus 0 whose requester IDs are their
 /// stream IDs.
 ///
 /// VT-d is not a driver the device core binds: `intel_iommu_init()` runs from an initcall
@@ -18,12 +19,16 @@ import SimulatedHardware
 public final class IntelIOMMUAdapter: HandoverIOMMU {
   public static let registerBase: UInt64 = 0xfed9_0000
   public let name = "vtd"
-  public let variants = IntelIOMMUVariant.allCases.map(\.rawValue)
+  /// The driver's variants but `kernel-list`, which the matrix offers as the kernel-list policy.
+  public let variants = IntelIOMMUVariant.allCases.filter { $0 != .kernelList }.map(\.rawValue)
   public let clientBus = BusType.pci
   /// GCMD: translation enable and the root table pointer switch.
   public let controlRegisters: Set<Int> = [0x18]
-  /// The driver has no shutdown variant that leaves translation on, which the proposal needs.
-  public let kernelList: KernelListSupport? = nil
+  /// The driver's `kernel-list` variant, in both kernels: its probe makes the switch itself.
+  public var kernelList: KernelListSupport? {
+    KernelListSupport(
+      shutdownVariant: IntelIOMMUVariant.kernelList.rawValue, bootVariant: IntelIOMMUVariant.kernelList.rawValue)
+  }
 
   public init() {}
 

@@ -6,16 +6,22 @@ import RISCVIOMMU
 import SimulatedHardware
 
 /// The RISC-V IOMMU (riscv-iommu-pci, QEMU's 1b36:0014) on the handover machine, with the
-/// driver's policies (`kernel`, `blocking-handover`, `refuse`). Clients are PCI functions whose
+/// driver's policies (`kernel`, `blocking-handover`, `refuse`) and the kernel-list proposal (the
+/// driver's `kernel-list`: shutdown leaves DDTP as it is, the next kernel blocks with DDTP :=
+/// OFF and installs a zeroed directory). Clients are PCI functions whose
 /// device IDs are their stream IDs.
 public final class RISCVIOMMUAdapter: HandoverIOMMU {
   public let name = "riscv"
-  public let variants = RISCVIOMMUPolicy.allCases.map(\.rawValue)
+  /// The driver's policies but `kernel-list`, which the matrix offers as the kernel-list policy.
+  public let variants = RISCVIOMMUPolicy.allCases.filter { $0 != .kernelList }.map(\.rawValue)
   public let clientBus = BusType.pci
   /// DDTP is the only register whose writes change routing (OFF, BARE, a directory).
   public let controlRegisters: Set<Int> = [RISCVIOMMUSpec.ddtp]
-  /// The driver has no shutdown policy that leaves translation on, which the proposal needs.
-  public let kernelList: KernelListSupport? = nil
+  /// The driver's `kernel-list` policy, in both kernels: its init_check makes the switch itself.
+  public var kernelList: KernelListSupport? {
+    KernelListSupport(
+      shutdownVariant: RISCVIOMMUPolicy.kernelList.rawValue, bootVariant: RISCVIOMMUPolicy.kernelList.rawValue)
+  }
 
   public init() {}
 

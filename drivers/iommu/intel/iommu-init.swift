@@ -9,8 +9,10 @@ extension IntelIOMMUDriver {
 
   /// Mirrors init_dmars(), drivers/iommu/intel/iommu.c (Linux 7.2). Per unit: queued
   /// invalidation, translation status, and the translation-found-on policy (outside kdump:
-  /// disable with a warning; in kdump: copy the old tables, or disable when the copy fails);
-  /// then every root table is installed and every fault interrupt set up.
+  /// disable with a warning; in kdump: copy the old tables, or disable when the copy fails;
+  /// `kernel-list`, kdump or not: keep TE and leave the new root table empty); then every root
+  /// table is installed (with TE still set, SRTP switches the live root pointer atomically) and
+  /// every fault interrupt set up.
   func initDMARs() throws(DMARError) {
     for unit in units {
       guard let iommu = unit.iommu else { continue }
@@ -20,7 +22,7 @@ extension IntelIOMMUDriver {
       }
       try intelIOMMUInitQI(iommu)
       try initTranslationStatus(iommu)
-      if iommu.translationPreEnabled && !kernel.isKdumpKernel {
+      if iommu.translationPreEnabled && !kernel.isKdumpKernel && variant != .kernelList {
         try iommuDisableTranslation(iommu)
         iommu.flags.remove(.transPreEnabled)
         pr(.warning, "Translation was enabled for \(iommu.name) but we are not in kdump mode")
@@ -30,7 +32,15 @@ extension IntelIOMMUDriver {
         pr(.warning, "Translation was enabled for \(iommu.name) - disabling it in the kdump kernel (reset-on-kdump)")
       }
       try iommuAllocRootEntry(iommu)
-      if iommu.translationPreEnabled {
+      if iommu.translationPreEnabled && variant == .kernelList {
+        pr(.info, "Translation already enabled - blocking DMA with an empty root table for \(iommu.name)")
+        do { try checkRootTableMode(iommu) } catch {
+          if case .fatal = error { throw error }
+          pr(.err, "Cannot switch root table of \(iommu.name) with translation on, disabling translation")
+          try iommuDisableTranslation(iommu)
+          iommu.flags.remove(.transPreEnabled)
+        }
+      } else if iommu.translationPreEnabled {
         pr(.info, "Translation already enabled - trying to copy translation structures")
         do {
           try copyTranslationTables(iommu)
@@ -57,6 +67,14 @@ extension IntelIOMMUDriver {
       try iommuFlushWriteBuffer(iommu)
       try iommu.dmarSetInterrupt()
     }
+  }
+
+  /// The `kernel-list` check before the empty root table replaces a live one: RTADDR's SMT bit
+  /// must match the mode this kernel uses (it can only change with translation off), as
+  /// copy_translation_tables() requires; -EINVAL otherwise.
+  func checkRootTableMode(_ iommu: IntelIOMMU) throws(DMARError) {
+    let rtaddr = try iommu.readq(DMARReg.RTADDR)
+    guard (rtaddr & DMA_RTADDR_SMT != 0) == smSupported(iommu) else { throw .errno(.EINVAL) }
   }
 
   /// Mirrors init_no_remapping_devices(), drivers/iommu/intel/iommu.c (Linux 7.2): a unit without INCLUDE_PCI_ALL whose scope holds no
@@ -115,11 +133,16 @@ extension IntelIOMMUDriver {
   /// platform's iommu_shutdown, run by native_machine_shutdown() after device_shutdown() on
   /// reboot, power-off and kexec, never on the crash path. For every unit: protected memory
   /// regions off, then translation off (queued invalidation and interrupt remapping stay on).
+  /// `kernel-list` leaves translation on: the next kernel switches to blocking tables itself.
   public func intelIOMMUShutdown() throws(DMARError) {
     if noIOMMU || dmarDisabled { return }
     for unit in units {
       guard let iommu = unit.iommu else { continue }
       try iommuDisableProtectMemRegions(iommu)
+      if variant == .kernelList {
+        pr(.info, "\(iommu.name): leaving translation enabled for the next kernel")
+        continue
+      }
       try iommuDisableTranslation(iommu)
     }
   }

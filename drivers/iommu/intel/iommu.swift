@@ -13,6 +13,13 @@ public enum IntelIOMMUVariant: String, CaseIterable, Sendable {
   /// The crash kernel disables interrupt remapping and translation as soon as it finds them
   /// on, and starts from fresh tables, as a normal boot does.
   case resetOnKdump = "reset-on-kdump"
+  /// The proposal from the kernel list. Shutdown leaves translation on (and the queues and
+  /// interrupt remapping as they are). The next kernel, kexec'd or crash, that finds TE set keeps
+  /// it set, copies nothing, and installs a fresh empty root table (every root entry not
+  /// present) with SRTP, the kdump path's atomic root switch, so every request faults until a
+  /// device's default domain is attached; attaches stay deferred to each device's first DMA
+  /// API use, as in kdump. Interrupt remapping is handled as by `kernel`.
+  case kernelList = "kernel-list"
 }
 
 /// The VT-d driver of one kernel: the globals of dmar.c, iommu.c and irq_remapping.c

@@ -21,7 +21,8 @@ public final class RISCVIOMMUPCIDriver: DeviceDriver {
     .pci(vendor: PCI_VENDOR_ID_REDHAT, device: PCI_DEVICE_ID_REDHAT_RISCV_IOMMU),
     .pci(vendor: PCI_VENDOR_ID_RIVOS, device: PCI_DEVICE_ID_RIVOS_RISCV_IOMMU_GA),
   ]
-  public let hasShutdown = true
+  /// `kernel-list` hands the IOMMU over as it runs: no `.shutdown`.
+  public var hasShutdown: Bool { policy != .kernelList }
   public let policy: RISCVIOMMUPolicy
 
   public init(policy: RISCVIOMMUPolicy = .kernel) { self.policy = policy }

@@ -12,7 +12,8 @@ public final class RISCVIOMMUPlatformDriver: DeviceDriver {
   public let bus = BusType.platform
   /// `riscv_iommu_of_match` then `riscv_iommu_acpi_match`.
   public let matchTable: [DeviceMatch] = [.compatible("riscv,iommu"), .acpi("RSCV0004")]
-  public let hasShutdown = true
+  /// `kernel-list` hands the IOMMU over as it runs: no `.shutdown`.
+  public var hasShutdown: Bool { policy != .kernelList }
   public let policy: RISCVIOMMUPolicy
 
   public init(policy: RISCVIOMMUPolicy = .kernel) { self.policy = policy }

@@ -9,6 +9,13 @@ public enum RISCVIOMMUPolicy: String, CaseIterable, Sendable, Hashable, CustomSt
   case blockingHandover = "blocking-handover"
   /// init_check fails with -EBUSY whenever DDTP is not OFF or BARE, kdump or not.
   case refuse
+  /// The proposal from the kernel list. Shutdown leaves DDTP and the queues as they are. The next
+  /// kernel, kexec'd or crash, that finds a translating DDTP stops the previous kernel's queues
+  /// and writes DDTP := OFF keeping its PPN (one write that aborts every transaction: the spec
+  /// leaves xLVL to xLVL unspecified, so the new directory cannot replace the old one in one
+  /// write), invalidates the caches while OFF, then installs its own zeroed directory (every
+  /// device context invalid) as a normal boot does.
+  case kernelList = "kernel-list"
 
   public var description: String { rawValue }
 

@@ -31,6 +31,8 @@ public final class RISCVIOMMUDevice {
   public internal(set) var ddtMode: RISCVIOMMUDDTPMode = .off
   public internal(set) var ddtPhys: UInt64 = 0
   var ddtRootValid = false
+  /// Whether init_check took a translating IOMMU over by blocking it (`kernel-list`).
+  public internal(set) var blockedHandover = false
   public let cmdq = RISCVIOMMUQueue()
   public let fltq = RISCVIOMMUQueue()
   /// Whether `iommu_device_register()` succeeded.
@@ -96,6 +98,8 @@ public final class RISCVIOMMUDevice {
       }
     case .refuse:
       if mode > RISCVIOMMUDDTPMode.bare.rawValue { throw .EBUSY }
+    case .kernelList:
+      if mode > RISCVIOMMUDDTPMode.bare.rawValue { try blockHandover(ddtp) }
     }
 
     // Configure accesses to in-memory data structures for CPU-native byte order.
@@ -130,6 +134,21 @@ public final class RISCVIOMMUDevice {
     try writel(RISCVIOMMUQueueRegs.PQCSR, 0)
   }
 
+  /// The `kernel-list` take-over of a translating IOMMU, in place of riscv_iommu_disable(). The
+  /// previous kernel's queues live in its memory: they are stopped first, so that the IOMMU reads
+  /// no more commands and writes no fault record there. Then DDTP := OFF with the PPN unchanged
+  /// (the spec forbids changing it on the way to OFF): from this one write on, every
+  /// transaction is aborted (cause 256). A write of xLVL over xLVL, which would replace the
+  /// directory in one step, is UNSPECIFIED by the spec (QEMU accepts a same-mode write).
+  func blockHandover(_ ddtp: RISCVIOMMUDDTP) throws(Errno) {
+    try writel(RISCVIOMMUQueueRegs.CQCSR, 0)
+    try writel(RISCVIOMMUQueueRegs.FQCSR, 0)
+    try writel(RISCVIOMMUQueueRegs.PQCSR, 0)
+    try writeq(RISCVIOMMUDDTP.offset, RISCVIOMMUDDTP(mode: RISCVIOMMUDDTPMode.off.rawValue, ppn: ddtp.raw).raw)
+    blockedHandover = true
+    dev.info("translation left on by the previous kernel, all DMA blocked (DDTP OFF)")
+  }
+
   // MARK: init, remove
 
   /// Mirrors riscv_iommu_init(), drivers/iommu/riscv/iommu.c (Linux 7.2). Sysfs and RIMT
@@ -145,6 +164,9 @@ public final class RISCVIOMMUDevice {
     try queueEnable(cmdq)
     do {
       try queueEnable(fltq)
+      // The IOMMU may keep contexts and translations cached from the previous kernel's
+      // directory across OFF: drop them before the new directory goes live.
+      if blockedHandover { try invalidateAll() }
       try iodirSetMode(RISCVIOMMUDDTPMode.max)
     } catch {
       queueDisable(fltq)
