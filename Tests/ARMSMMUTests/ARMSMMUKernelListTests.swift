@@ -44,7 +44,9 @@ struct ARMSMMUKernelListTests {
     #expect(f.log == [p + "kernel-list: faulting every stream, leaving the client port enabled"])
     #expect(
       f.trace == [line("R", 0x0, 0x8000_1c36), line("W", 0x0, 0x8000_1c36), line("W", 0xc00, 0x0002_0000)])
-    #expect(f.hw.route(streamID: 0x10, address: 0x1234, isWrite: true) == .blocked(reason: "stream 0x10 aborted by S2CR0 (TYPE=FAULT)"))
+    #expect(
+      f.hw.route(streamID: 0x10, address: 0x1234, isWrite: true)
+        == .blocked(reason: "stream 0x10 aborted by S2CR0 (TYPE=FAULT)"))
     #expect(f.hw.route(streamID: 0x77, address: 0x1234, isWrite: true).isBlocked)
     // The configuration stays: SMR0 valid for 0x10, context bank 0 translating.
     #expect(f.hw.registers.peek(.dword, at: 0x800) == 0x8000_0010)
@@ -81,7 +83,8 @@ struct ARMSMMUKernelListTests {
     #expect(crash.hw.route(streamID: 0x77, address: 0x1234, isWrite: true).isBlocked)
   }
 
-  @Test("across kexec the old kernel already faulted every stream: no sCR0 write of the next probe finds one translating")
+  @Test(
+    "across kexec the old kernel already faulted every stream: no sCR0 write of the next probe finds one translating")
   func kexecSwitch() throws {
     let old = try oldKernel()
     old.kernel.context.kexecInProgress = true

@@ -52,12 +52,17 @@ struct KernelListTests {
     old.recorder.removeAll()
     old.kernel.log.removeAll()
     old.shutdown()
-    #expect(old.kernel.log.lines == [dev + "kernel-list: blocking every master, leaving translation on for the next kernel"])
-    #expect(!old.recorder.trace.accesses.contains { $0.kind == .write && [0x20, 0x44, 0x80, 0x88].contains($0.offset) })
+    #expect(
+      old.kernel.log.lines == [dev + "kernel-list: blocking every master, leaving translation on for the next kernel"])
+    #expect(
+      !old.recorder.trace.accesses.contains { $0.kind == .write && [0x20, 0x44, 0x80, 0x88].contains($0.offset) })
     // Per stream: V cleared (CFGI_STE, SYNC), the rest (none changed), V with CFG=ABORT (CFGI_STE,
     // SYNC), then PREFETCH_CONFIG.
     let commands = old.recorder.lines.filter { $0.hasPrefix("CMD ") }
-    #expect(commands == Array(repeating: ["CMD CFGI_STE", "CMD SYNC", "CMD CFGI_STE", "CMD SYNC", "CMD PREFETCH_CONFIG"], count: 2).flatMap { $0 })
+    #expect(
+      commands
+        == Array(repeating: ["CMD CFGI_STE", "CMD SYNC", "CMD CFGI_STE", "CMD SYNC", "CMD PREFETCH_CONFIG"], count: 2)
+        .flatMap { $0 })
     #expect(old.smmu.isEnabled)
     #expect(old.smmu.route(streamID: 8, address: 0x1008, isWrite: true) == .blocked(reason: "abort STE for stream 0x8"))
   }
@@ -70,7 +75,9 @@ struct KernelListTests {
     let oldTable = old.smmu.registers.peek(.qword, at: 0x80) & 0x000f_ffff_ffff_ffc0
     let crash = ARMSMMUv3Board(kdump: true, variant: .kernelList, after: old)
     #expect(crash.probe() == nil)
-    #expect(crash.kernel.log.lines.contains(dev + "kernel-list: SMMU left enabled by the previous kernel, aborting every stream"))
+    #expect(
+      crash.kernel.log.lines.contains(
+        dev + "kernel-list: SMMU left enabled by the previous kernel, aborting every stream"))
     #expect(!crash.kernel.log.lines.contains(dev + "SMMU currently enabled! Resetting..."))
     let lines = crash.recorder.lines
     #expect(
@@ -86,7 +93,8 @@ struct KernelListTests {
     // EVTQ and PRIQ stay off in a crash kernel; SMMUEN is on again.
     #expect(crash.smmu.appliedCR0 == 0x9)
     // A stream no driver has attached yet aborts; the old mapping of stream 8 is gone.
-    #expect(crash.smmu.route(streamID: 0x10, address: 0x1008, isWrite: true) == .blocked(reason: "abort STE for stream 0x10"))
+    #expect(
+      crash.smmu.route(streamID: 0x10, address: 0x1008, isWrite: true) == .blocked(reason: "abort STE for stream 0x10"))
     #expect(isBlocked(crash.smmu.route(streamID: 8, address: 0x1008, isWrite: true)))
   }
 
@@ -137,6 +145,7 @@ struct KernelListTests {
       ])
     // Not a crash kernel: EVTQ back on.
     #expect(next.smmu.appliedCR0 == 0xd)
-    #expect(next.smmu.route(streamID: 0x10, address: 0x1008, isWrite: true) == .blocked(reason: "abort STE for stream 0x10"))
+    #expect(
+      next.smmu.route(streamID: 0x10, address: 0x1008, isWrite: true) == .blocked(reason: "abort STE for stream 0x10"))
   }
 }

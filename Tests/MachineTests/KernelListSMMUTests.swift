@@ -50,7 +50,10 @@ struct KernelListSMMUTests {
     expectClean(o)
     #expect(o.clients[0].dma.blocked > 0)
     #expect(o.row.orderingViolations == 0)
-    #expect(o.timeline.contains { $0.text.hasSuffix("kernel-list: SMMU left enabled by the previous kernel, aborting every stream") })
+    #expect(
+      o.timeline.contains {
+        $0.text.hasSuffix("kernel-list: SMMU left enabled by the previous kernel, aborting every stream")
+      })
     // No shutdown callback runs in kdump: neither client was quiesced, both stay blocked.
     #expect(o.clients.map(\.works) == [false, false])
     #expect(refused(o))
@@ -70,7 +73,10 @@ struct KernelListSMMUTests {
     #expect(o.clients.map(\.works) == [false, true])
     #expect(o.row.initResult == "0")
     #expect(refused(o))
-    #expect(o.timeline.contains { $0.text.hasSuffix("kernel-list: blocking every master, leaving translation on for the next kernel") })
+    #expect(
+      o.timeline.contains {
+        $0.text.hasSuffix("kernel-list: blocking every master, leaving translation on for the next kernel")
+      })
     // Bus Master Enable was cleared at shutdown: the NIC issues nothing to block.
     #expect(o.clients[0].dma.blocked == 0)
     #expect(stage(o, .kernelLoad).transactions == 0)
@@ -102,7 +108,10 @@ struct KernelListSMMUTests {
     #expect(o.clients[0].dma.blocked > 0)
     #expect(o.row.orderingViolations == 0)
     #expect(o.clients.map(\.works) == [false, false])
-    #expect(o.timeline.contains { $0.text.hasSuffix("kernel-list: translation left on by the previous kernel, faulting every stream") })
+    #expect(
+      o.timeline.contains {
+        $0.text.hasSuffix("kernel-list: translation left on by the previous kernel, faulting every stream")
+      })
     let kernel = try run(ARMSMMUAdapter(), .kdump, "kernel")
     #expect(kernel.row.corruptedDumpBytes > 0)
     #expect(stage(kernel, .nextKernelIOMMUProbe).bypassed > 0)
