@@ -80,7 +80,7 @@ struct ARMSMMUShutdownTests {
 
   @Test("the variants are enumerable by raw value")
   func variants() {
-    #expect(ARMSMMUVariant.allCases.map(\.rawValue) == ["kernel", "abort-on-shutdown"])
+    #expect(ARMSMMUVariant.allCases.map(\.rawValue) == ["kernel", "abort-on-shutdown", "kernel-list"])
   }
 
   @Test("a TLB sync that never completes times out after 2^20-1 µs of simulated time, 200 reads, and probing goes on")

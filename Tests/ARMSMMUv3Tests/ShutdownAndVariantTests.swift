@@ -24,7 +24,7 @@ private func map(_ iova: UInt64, to pa: UInt64, root: UInt64, board: ARMSMMUv3Bo
 struct ShutdownAndVariantTests {
   @Test("the variants the handover machine enumerates")
   func variants() {
-    #expect(ARMSMMUv3Variant.allCases.map(\.rawValue) == ["kernel", "abort-handover", "kdump-adopt"])
+    #expect(ARMSMMUv3Variant.allCases.map(\.rawValue) == ["kernel", "abort-handover", "kdump-adopt", "kernel-list"])
     #expect(ARMSMMUv3Variant(rawValue: "abort-handover") == .abortHandover)
   }
 

@@ -6,16 +6,22 @@ import Memory
 import SimulatedHardware
 
 /// An Arm MMU-500 (SMMUv2) on the handover machine, with the driver's shutdown variants
-/// (`kernel`: sCR0 = CLIENTPD, global bypass; `abort-on-shutdown`: every stream faults). Its
-/// clients are platform masters, which no Bus Master Enable stops during a kexec.
+/// (`kernel`: sCR0 = CLIENTPD, global bypass; `abort-on-shutdown`: every stream faults) and the
+/// kernel-list policy through the driver's `kernel-list` variant. Its clients are platform
+/// masters, which no Bus Master Enable stops during a kexec.
 public final class ARMSMMUAdapter: HandoverIOMMU {
   public let name = "smmuv2"
-  public let variants = ARMSMMUVariant.allCases.map(\.rawValue)
+  /// The driver's variants but `kernel-list`, which the matrix adds as the policy.
+  public let variants = ARMSMMUVariant.allCases.filter { $0 != .kernelList }.map(\.rawValue)
   public let clientBus = BusType.platform
   /// sCR0 decides between global bypass (CLIENTPD), unmatched-stream policy and translation.
   public let controlRegisters: Set<Int> = [0x000]
-  /// The driver has no shutdown variant that leaves translation on, which the proposal needs.
-  public let kernelList: KernelListSupport? = nil
+  /// The driver's `kernel-list` variant in both kernels: its shutdown keeps the client port
+  /// enabled with every stream faulting, and its probe makes the switch itself (USFCFG, then
+  /// every S2CR FAULT, before the RMR step).
+  public var kernelList: KernelListSupport? {
+    KernelListSupport(shutdownVariant: "kernel-list", bootVariant: "kernel-list")
+  }
 
   public init() {}
 

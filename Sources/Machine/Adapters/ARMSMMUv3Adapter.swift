@@ -7,16 +7,21 @@ import SimulatedHardware
 
 /// QEMU 10's SMMUv3 (`-M virt,iommu=smmuv3`) on the handover machine, with the driver's
 /// variants (`kernel`: shutdown clears CR0 and traffic follows GBPA; `abort-handover`: GBPA.ABORT
-/// first; `kdump-adopt`: the proposed series). Its clients are PCI functions, enumerated
-/// before the SMMU probes so that its registration attaches their default domains.
+/// first; `kdump-adopt`: the proposed series) and the kernel-list policy through the driver's
+/// `kernel-list` variant. Its clients are PCI functions, enumerated before the SMMU probes so
+/// that its registration attaches their default domains.
 public final class ARMSMMUv3Adapter: HandoverIOMMU {
   public let name = "smmuv3"
-  public let variants = ARMSMMUv3Variant.allCases.map(\.rawValue)
+  /// The driver's variants but `kernel-list`, which the matrix adds as the policy.
+  public let variants = ARMSMMUv3Variant.allCases.filter { $0 != .kernelList }.map(\.rawValue)
   public let clientBus = BusType.pci
   /// CR0 (SMMUEN), GBPA (bypass or abort while disabled), STRTAB_BASE (the stream table).
   public let controlRegisters: Set<Int> = [0x20, 0x44, 0x80]
-  /// No shutdown variant leaves translation on with the old tables, which the proposal needs.
-  public let kernelList: KernelListSupport? = nil
+  /// The driver's `kernel-list` variant in both kernels: its shutdown leaves SMMUEN set, and its
+  /// reset makes the switch itself (GBPA.ABORT, then the CR0 write clearing SMMUEN).
+  public var kernelList: KernelListSupport? {
+    KernelListSupport(shutdownVariant: "kernel-list", bootVariant: "kernel-list")
+  }
   public let clientsEnumeratedFirst = true
 
   public init() {}

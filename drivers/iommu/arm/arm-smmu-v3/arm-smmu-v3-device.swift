@@ -14,6 +14,13 @@ public enum ARMSMMUv3Variant: String, Sendable, Hashable, CaseIterable, CustomSt
   /// The proposed "kdump adopt" series: a crash kernel that finds SMMUEN set (and no SFM_ERR)
   /// keeps SMMUEN and the old stream table, restarts only the command queue and defers attach.
   case kdumpAdopt = "kdump-adopt"
+  /// The kernel-list proposal: shutdown leaves SMMUEN and the configuration on but gives every
+  /// master an abort STE (the blocked domain), so a master whose driver did not quiesce it is
+  /// terminated from there on. A kernel that finds SMMUEN set switches in one step to aborting
+  /// everything (GBPA.ABORT, then the CR0 write that clears SMMUEN), then enables a fresh
+  /// all-abort stream table in its own memory; only devices it attaches translate again. It
+  /// refuses to clear SMMUEN when GBPA cannot be set to abort, since that would bypass.
+  case kernelList = "kernel-list"
 
   public var description: String { rawValue }
 }
@@ -101,6 +108,9 @@ public final class ARMSMMUv3Device {
   let variant: ARMSMMUv3Variant
   /// Set when the kdump-adopt variant kept the previous kernel's translation.
   public internal(set) var adopted = false
+  /// Set when the kernel-list variant found SMMUEN set but could not make GBPA abort: clearing
+  /// SMMUEN on the error path would then let every stream bypass, so it stays set.
+  var mustStayEnabled = false
   /// Masters probed behind this SMMU, by stream ID.
   public internal(set) var masters: [ARMSMMUv3Master] = []
   /// The name under /sys/class/iommu (`smmu3.%pa`), once registered.

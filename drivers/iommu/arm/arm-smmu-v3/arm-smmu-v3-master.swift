@@ -9,7 +9,8 @@ public final class ARMSMMUv3Master {
   public let streamIDs: [UInt32]
   /// `iommu_group` id the IOMMU core gave it.
   public let group: Int
-  /// The default domain attached (nil while attach is deferred).
+  /// The default domain attached (nil while attach is deferred, or once the kernel-list
+  /// shutdown has blocked the master).
   public internal(set) var domain: DefaultDomainType?
   /// Linear CD table (one CD: no PASIDs) and the stage-1 or stage-2 page table root.
   public internal(set) var cdTable: DMABuffer?

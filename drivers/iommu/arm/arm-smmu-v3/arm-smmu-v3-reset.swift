@@ -105,14 +105,19 @@ extension ARMSMMUv3Device {
   /// Mirrors arm_smmu_device_reset(), drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c (Linux 7.2):
   /// abort through GBPA if found enabled, disable, program CR1/CR2/stream table, then enable the
   /// command queue, invalidate, the event queue, PRI, ATS check, IRQs and SMMUEN last (a kdump
-  /// kernel leaves EVTQ and PRIQ off).
+  /// kernel leaves EVTQ and PRIQ off). The kernel-list variant insists on GBPA.ABORT first.
   func deviceReset() throws(Errno) {
     if variant == .kdumpAdopt, try kdumpAdoptReset() { return }
     let cr0 = try readl(Reg.CR0)
     if cr0 & CR0.SMMUEN != 0 {
-      dev.warn("SMMU currently enabled! Resetting...")
-      try? updateGBPA(set: GBPA.ABORT, clear: 0)
+      if variant == .kernelList {
+        try kernelListPrepareSwitch()
+      } else {
+        dev.warn("SMMU currently enabled! Resetting...")
+        try? updateGBPA(set: GBPA.ABORT, clear: 0)
+      }
     }
+    // With GBPA.ABORT set, this write is the switch: every transaction aborts from here on.
     try deviceDisable()
 
     var cr1: UInt32 = 0

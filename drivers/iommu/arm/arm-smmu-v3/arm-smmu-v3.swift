@@ -30,7 +30,7 @@ public final class ARMSMMUv3Driver: DeviceDriver {
   /// Mirrors arm_smmu_device_probe(), drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c (Linux 7.2):
   /// firmware description, MMIO (at least 128 KiB, or 64 KiB with page-0-only registers),
   /// interrupts, hw probe, structures, reset, then sysfs and iommu_device_register(). A failed
-  /// reset disables the SMMU again.
+  /// reset disables the SMMU again (unless the kernel-list variant could not make GBPA abort).
   func deviceProbe(_ device: Device) throws(Errno) {
     guard let resource = device.resources.first else { throw .EINVAL }
     let base = try device.ioremap(0)
@@ -64,7 +64,7 @@ public final class ARMSMMUv3Driver: DeviceDriver {
     do {
       try smmu.deviceReset()
     } catch {
-      try? smmu.deviceDisable()
+      if !smmu.mustStayEnabled { try? smmu.deviceDisable() }
       device.driverData = nil
       throw error
     }
@@ -100,9 +100,14 @@ public final class ARMSMMUv3Driver: DeviceDriver {
   public var hasShutdown: Bool { true }
 
   /// Mirrors arm_smmu_device_shutdown(), drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c (Linux 7.2):
-  /// CR0 := 0 only, leaving traffic to GBPA. The abort-handover variant sets GBPA.ABORT first.
+  /// CR0 := 0 only, leaving traffic to GBPA. The abort-handover variant sets GBPA.ABORT first;
+  /// the kernel-list variant blocks every master and leaves SMMUEN set.
   public func shutdown(_ device: Device) {
     guard let smmu = Self.smmu(of: device) else { return }
+    if variant == .kernelList {
+      smmu.kernelListShutdown()
+      return
+    }
     if variant == .abortHandover { try? smmu.updateGBPA(set: GBPA.ABORT, clear: 0) }
     try? smmu.deviceDisable()
   }

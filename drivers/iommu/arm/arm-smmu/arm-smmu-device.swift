@@ -74,6 +74,8 @@ public final class ARMSMMUDevice {
   /// The module parameters as this SMMU's probe read them.
   public internal(set) var disableBypass: Bool
   public internal(set) var forceStage: Int
+  /// Set by the kernel-list switch: the RMR step must not set CLIENTPD.
+  var keepsClientPortEnabled = false
   /// Masters attached through ``ARMSMMUDriver/probeDevice(_:)``: `dev_iommu_priv` (`smendx`).
   var masters: [ObjectIdentifier: [Int]] = [:]
 

@@ -134,14 +134,18 @@ extension ARMSMMUDriver {
   }
 
   /// Mirrors arm_smmu_rmr_install_bypass_smr(), drivers/iommu/arm/arm-smmu/arm-smmu.c (Linux
-  /// 7.2): sets sCR0.CLIENTPD unconditionally (the whole SMMU bypasses until the reset), then
-  /// gives every RMR stream ID an exact-match SMR with a BYPASS S2CR.
+  /// 7.2): sets sCR0.CLIENTPD unconditionally (the whole SMMU bypasses until the reset; the
+  /// kernel-list variant skips it after its switch), then gives every RMR stream ID an
+  /// exact-match SMR with a BYPASS S2CR.
   func rmrInstallBypassSMR(_ smmu: ARMSMMUDevice) throws(Errno) {
     let rmrList = Self.iortRMRStreamIDs(smmu.dev)
-    // Rather than vet the firmware's mappings, disable the SMMU until the reset enables it.
-    var reg = try smmu.gr0Read(GR0.sCR0)
-    reg |= SCR0.CLIENTPD
-    try smmu.gr0Write(GR0.sCR0, reg)
+    // Rather than vet the firmware's mappings, disable the SMMU until the reset enables it
+    // (not after the kernel-list switch: that would let every stream bypass).
+    if !smmu.keepsClientPortEnabled {
+      var reg = try smmu.gr0Read(GR0.sCR0)
+      reg |= SCR0.CLIENTPD
+      try smmu.gr0Write(GR0.sCR0, reg)
+    }
     var cnt = 0
     for sid in rmrList.joined() {
       let idx: Int

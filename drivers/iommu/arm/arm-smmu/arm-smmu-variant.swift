@@ -9,6 +9,12 @@ public enum ARMSMMUVariant: String, CaseIterable, Sendable, Hashable, CustomStri
   /// keeps the client port enabled with USFCFG set, so every stream aborts; with it clear,
   /// shutdown is the kernel's.
   case abortOnShutdown = "abort-on-shutdown"
+  /// The kernel-list proposal: shutdown keeps the client port enabled and the stream mapping,
+  /// and makes every stream fault (USFCFG, every S2CR FAULT). A kernel that finds the client
+  /// port enabled faults every stream before anything else (USFCFG, then one S2CR write per
+  /// entry: SMMUv2 has no single write for it), skips the RMR step's CLIENTPD, and resets with
+  /// every stream faulting until a device attaches.
+  case kernelList = "kernel-list"
 
   public var description: String { rawValue }
 }

@@ -43,7 +43,8 @@ public final class ARMSMMUDriver: DeviceDriver {
   /// The SMMU state of a bound device.
   public func smmu(of device: Device) -> ARMSMMUDevice? { device.driverData as? ARMSMMUDevice }
 
-  /// Mirrors arm_smmu_device_probe(), drivers/iommu/arm/arm-smmu/arm-smmu.c (Linux 7.2).
+  /// Mirrors arm_smmu_device_probe(), drivers/iommu/arm/arm-smmu/arm-smmu.c (Linux 7.2); the
+  /// kernel-list variant makes its switch before the RMR step.
   public func probe(_ dev: Device, match: DeviceMatch) throws(Errno) {
     guard let kernel = dev.kernel else { throw .ENODEV }
     // A device with an OF node (matched by compatible) is described by DT, else by IORT.
@@ -87,6 +88,7 @@ public final class ARMSMMUDriver: DeviceDriver {
     }
     // The global fault IRQs are requested here; the model calls globalFault() instead.
     dev.driverData = smmu
+    if variant == .kernelList { try kernelListSwitch(smmu) }
     try rmrInstallBypassSMR(smmu)
     try deviceReset(smmu)
     try testSMRMasks(smmu)
@@ -94,7 +96,7 @@ public final class ARMSMMUDriver: DeviceDriver {
   }
 
   /// Mirrors arm_smmu_device_shutdown(), drivers/iommu/arm/arm-smmu/arm-smmu.c (Linux 7.2),
-  /// or the `abort-on-shutdown` variant.
+  /// or the `abort-on-shutdown` or `kernel-list` variant.
   public func shutdown(_ dev: Device) {
     guard let smmu = smmu(of: dev) else { return }
     try? deviceShutdown(smmu)
@@ -110,6 +112,10 @@ public final class ARMSMMUDriver: DeviceDriver {
   /// The body of arm_smmu_device_shutdown() (Linux 7.2) for the `kernel` variant: one write of
   /// sCR0 = CLIENTPD, which also clears USFCFG and the fault enables, so all traffic bypasses.
   func deviceShutdown(_ smmu: ARMSMMUDevice) throws(Errno) {
+    if variant == .kernelList {
+      try kernelListShutdown(smmu)
+      return
+    }
     if !smmu.contextMap.isEmpty { smmu.dev.notice("disabling translation") }
     switch variant {
     case .kernel:
@@ -120,6 +126,8 @@ public final class ARMSMMUDriver: DeviceDriver {
       } else {
         try smmu.gr0Write(GR0.sCR0, SCR0.CLIENTPD)
       }
+    case .kernelList:
+      break
     }
     // Runtime PM and clock disabling have no register effect in the model.
   }
