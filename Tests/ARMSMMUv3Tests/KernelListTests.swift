@@ -3,22 +3,6 @@ import Testing
 
 private let dev = "arm-smmu-v3 9050000.smmuv3: "
 
-/// Maps `iova` to `pa` (4 KiB, writable) in the 48-bit stage-1 table rooted at `root`, as
-/// io-pgtable-arm would.
-private func mapPage(_ iova: UInt64, to pa: UInt64, root: UInt64, board: ARMSMMUv3Board) throws {
-  var table = root
-  for level in 0..<3 {
-    let slot = table + ((iova >> UInt64(39 - 9 * level)) & 0x1ff) * 8
-    var desc = try board.memory.read64(slot)
-    if desc & 1 == 0 {
-      desc = try board.core.dmaAllocator!.allocate(size: 4096).address | 0x3
-      try board.memory.write64(desc, at: slot)
-    }
-    table = desc & 0x0000_ffff_ffff_f000
-  }
-  try board.memory.write64(pa | 0x3 | 1 << 10, at: table + ((iova >> 12) & 0x1ff) * 8)
-}
-
 private func isBlocked(_ route: DMARoute) -> Bool {
   if case .blocked = route { return true }
   return false
@@ -30,7 +14,7 @@ private func oldKernel() throws -> ARMSMMUv3Board {
   let old = ARMSMMUv3Board(variant: .kernelList)
   #expect(old.probe() == nil)
   let pgd = try #require(old.smmuState?.masters.last?.pgd)
-  try mapPage(0x1000, to: 0x4123_4000, root: pgd.address, board: old)
+  try mapStage1Page(0x1000, to: 0x4123_4000, root: pgd.address, board: old)
   #expect(old.smmu.route(streamID: 8, address: 0x1008, isWrite: true) == .translated(physical: 0x4123_4008))
   return old
 }

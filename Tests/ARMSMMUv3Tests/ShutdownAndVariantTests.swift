@@ -3,23 +3,6 @@ import Testing
 
 private let dev = "arm-smmu-v3 9050000.smmuv3: "
 
-/// Maps `iova` to `pa` (4 KiB, writable) in a 48-bit stage-1 table rooted at `root`, taking table
-/// pages from `pool`: what io-pgtable-arm does for a DMA mapping.
-private func map(_ iova: UInt64, to pa: UInt64, root: UInt64, board: ARMSMMUv3Board) throws {
-  var table = root
-  for level in 0..<3 {
-    let slot = table + ((iova >> UInt64(39 - 9 * level)) & 0x1ff) * 8
-    var desc = try board.memory.read64(slot)
-    if desc & 1 == 0 {
-      let page = try board.core.dmaAllocator!.allocate(size: 4096)
-      desc = page.address | 0x3
-      try board.memory.write64(desc, at: slot)
-    }
-    table = desc & 0x0000_ffff_ffff_f000
-  }
-  try board.memory.write64(pa | 0x3 | 1 << 10, at: table + ((iova >> 12) & 0x1ff) * 8)
-}
-
 @Suite("shutdown, remove and the handover variants")
 struct ShutdownAndVariantTests {
   @Test("the variants the handover machine enumerates")
@@ -77,7 +60,7 @@ struct ShutdownAndVariantTests {
     old.probe()
     let master = try #require(old.smmuState?.masters.last)
     let pgd = try #require(master.pgd)
-    try map(0x1000, to: 0x4123_4000, root: pgd.address, board: old)
+    try mapStage1Page(0x1000, to: 0x4123_4000, root: pgd.address, board: old)
     #expect(old.smmu.route(streamID: 8, address: 0x1008, isWrite: true) == .translated(physical: 0x4123_4008))
 
     let crash = ARMSMMUv3Board(kdump: true, variant: .kdumpAdopt, after: old)
@@ -99,7 +82,7 @@ struct ShutdownAndVariantTests {
     let old = ARMSMMUv3Board()
     old.probe()
     let pgd = try #require(old.smmuState?.masters.last?.pgd)
-    try map(0x1000, to: 0x4123_4000, root: pgd.address, board: old)
+    try mapStage1Page(0x1000, to: 0x4123_4000, root: pgd.address, board: old)
     let crash = ARMSMMUv3Board(kdump: true, after: old)
     crash.probe()
     #expect(
