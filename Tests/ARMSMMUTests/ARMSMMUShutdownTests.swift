@@ -80,7 +80,7 @@ struct ARMSMMUShutdownTests {
 
   @Test("the variants are enumerable by raw value")
   func variants() {
-    #expect(ARMSMMUVariant.allCases.map(\.rawValue) == ["kernel", "abort-on-shutdown", "kernel-list"])
+    #expect(ARMSMMUVariant.allCases.map(\.rawValue) == ["kernel", "abort-on-shutdown", "abort", "kernel-list"])
   }
 
   @Test("a TLB sync that never completes times out after 2^20-1 µs of simulated time, 200 reads, and probing goes on")
@@ -154,5 +154,34 @@ struct ARMSMMUShutdownTests {
     #expect(Array(next.trace[3...4]) == [line("R", 0x0, 0x8000_1c36), line("W", 0x0, 0x8000_1c37)])
     #expect(routes.first == .bypassed(physical: 0x1000))
     #expect(routes.last?.isBlocked == true)
+  }
+
+  @Test("after an abort kexec the next kernel's RMR step sets USFCFG, not CLIENTPD: no bypass window")
+  func abortThenKexecNoWindow() throws {
+    let old = SMMUFixture(variant: .abort)
+    #expect(old.probe() == nil)
+    let m = old.master("dma0", streamIDs: [0x10])
+    try old.driver.probeDevice(m)
+    _ = try old.driver.attachPaging(m)
+    old.kernel.context.kexecInProgress = true
+    old.core.deviceShutdown()
+    #expect(old.hw.route(streamID: 0x10, address: 0x1000, isWrite: true).isBlocked)
+    let next = SMMUFixture(hw: old.hw, memory: old.memory, variant: .abort)
+    var routes: [DMARoute] = []
+    next.hw.registers.onWrite(at: 0x0) { _, _ in
+      routes.append(next.hw.route(streamID: 0x10, address: 0x1000, isWrite: true))
+    }
+    #expect(next.probe() == nil)
+    // The shutdown left USFCFG set already: the RMR step's write changes nothing.
+    #expect(Array(next.trace[3...4]) == [line("R", 0x0, 0x8000_1c36), line("W", 0x0, 0x8000_1c36)])
+    #expect(!routes.isEmpty && routes.allSatisfy(\.isBlocked))
+  }
+
+  @Test("abort with disable_bypass=0 keeps Linux 7.2's RMR step (CLIENTPD): the variant only honours disable_bypass")
+  func abortWithoutDisableBypass() throws {
+    let f = SMMUFixture(parameters: ["arm_smmu.disable_bypass": "n"], variant: .abort)
+    #expect(f.probe() == nil)
+    let sCR0Writes = f.trace.filter { $0.hasPrefix("W32 0x0000 ") }
+    #expect(sCR0Writes.first.map { UInt32($0.suffix(8), radix: 16)! & 1 == 1 } == true)
   }
 }

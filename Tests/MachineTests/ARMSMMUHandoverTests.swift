@@ -51,6 +51,27 @@ struct ARMSMMUHandoverTests {
   }
 
   @Test(
+    "abort (abort-on-shutdown carried into the next kernel's RMR step): across kexec nothing is corrupted and the unquiesced master's DMA is blocked"
+  )
+  func abortKexecClean() throws {
+    let o = try run(.kexec, "abort")
+    #expect(o.row.corruptedNewKernelBytes == 0 && o.row.corruptedCrashKernelBytes == 0 && o.row.corruptedDumpBytes == 0)
+    #expect(o.dma.bypassed == 0)
+    #expect(o.row.blockedTransactions > 0)
+    #expect(stage(o, .nextKernelIOMMUProbe).bypassed == 0)
+    // The same run under abort-on-shutdown leaks through the probe's bypass window.
+    #expect(try run(.kexec, "abort-on-shutdown").row.corruptedNewKernelBytes > 0)
+  }
+
+  @Test("abort in kdump: no bypass window in the crash kernel's probe, nothing written into the dump")
+  func abortKdumpClean() throws {
+    let o = try run(.kdump, "abort")
+    #expect(o.row.corruptedDumpBytes == 0 && o.row.corruptedCrashKernelBytes == 0)
+    #expect(stage(o, .nextKernelIOMMUProbe).bypassed == 0)
+    #expect(o.row.initResult == "0")
+  }
+
+  @Test(
     "kdump: nothing shuts the SMMU down, the master translates until the crash kernel's probe opens the bypass window")
   func kdump() throws {
     let o = try run(.kdump)

@@ -6,7 +6,8 @@ import Memory
 import SimulatedHardware
 
 /// An Arm MMU-500 (SMMUv2) on the handover machine, with the driver's shutdown variants
-/// (`kernel`: sCR0 = CLIENTPD, global bypass; `abort-on-shutdown`: every stream faults) and the
+/// (`kernel`: sCR0 = CLIENTPD, global bypass; `abort-on-shutdown`: every stream faults; `abort`:
+/// the same, and the next kernel's probe opens no bypass window) and the
 /// kernel-list policy through the driver's `kernel-list` variant. Its clients are platform
 /// masters, which no Bus Master Enable stops during a kexec.
 public final class ARMSMMUAdapter: HandoverIOMMU {

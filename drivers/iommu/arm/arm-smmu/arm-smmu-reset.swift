@@ -135,13 +135,18 @@ extension ARMSMMUDriver {
 
   /// Mirrors arm_smmu_rmr_install_bypass_smr(), drivers/iommu/arm/arm-smmu/arm-smmu.c (Linux
   /// 7.2): sets sCR0.CLIENTPD unconditionally (the whole SMMU bypasses until the reset; the
-  /// kernel-list variant skips it after its switch), then gives every RMR stream ID an
-  /// exact-match SMR with a BYPASS S2CR.
+  /// kernel-list variant skips it after its switch, the `abort` variant with `disable_bypass`
+  /// sets USFCFG instead), then gives every RMR stream ID an exact-match SMR with a BYPASS S2CR.
   func rmrInstallBypassSMR(_ smmu: ARMSMMUDevice) throws(Errno) {
     let rmrList = Self.iortRMRStreamIDs(smmu.dev)
     // Rather than vet the firmware's mappings, disable the SMMU until the reset enables it
-    // (not after the kernel-list switch: that would let every stream bypass).
-    if !smmu.keepsClientPortEnabled {
+    // (not after the kernel-list switch: that would let every stream bypass; and under `abort`
+    // with disable_bypass, unmatched streams are made to fault instead of everything bypassing).
+    if variant == .abort && smmu.disableBypass {
+      var reg = try smmu.gr0Read(GR0.sCR0)
+      reg |= SCR0.USFCFG
+      try smmu.gr0Write(GR0.sCR0, reg)
+    } else if !smmu.keepsClientPortEnabled {
       var reg = try smmu.gr0Read(GR0.sCR0)
       reg |= SCR0.CLIENTPD
       try smmu.gr0Write(GR0.sCR0, reg)

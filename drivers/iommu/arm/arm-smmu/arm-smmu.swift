@@ -96,7 +96,7 @@ public final class ARMSMMUDriver: DeviceDriver {
   }
 
   /// Mirrors arm_smmu_device_shutdown(), drivers/iommu/arm/arm-smmu/arm-smmu.c (Linux 7.2),
-  /// or the `abort-on-shutdown` or `kernel-list` variant.
+  /// or the `abort-on-shutdown`, `abort` or `kernel-list` variant.
   public func shutdown(_ dev: Device) {
     guard let smmu = smmu(of: dev) else { return }
     try? deviceShutdown(smmu)
@@ -120,7 +120,7 @@ public final class ARMSMMUDriver: DeviceDriver {
     switch variant {
     case .kernel:
       try smmu.gr0Write(GR0.sCR0, SCR0.CLIENTPD)
-    case .abortOnShutdown:
+    case .abortOnShutdown, .abort:
       if smmu.disableBypass {
         try abortAllStreams(smmu)
       } else {
