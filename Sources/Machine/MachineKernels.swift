@@ -41,7 +41,7 @@ extension Machine {
     case .kexec: kexec()
     case .kdump: crash()
     }
-    oldKernelWrites.isTracking = false
+    memory.tracksWrittenPages = false
     for client in clients { client.engine.orphan() }
     enter(.kernelLoad)
     let plan = options.plan
@@ -89,7 +89,7 @@ extension Machine {
   /// Fills every page the old kernel wrote with the next kernel's data.
   private func scribbleOldKernelPages() {
     let pattern = Self.scribblePattern
-    for page in oldKernelPages.sorted() {
+    for page in oldKernelPages {
       let address = page << PhysicalMemory.pageShift
       guard memory.owner(of: address) == .kernel("new") else { continue }
       try? memory.write(pattern, at: address)
