@@ -125,7 +125,17 @@ public final class Device: CustomStringConvertible {
 
   /// `dev_printk()`: `riscv-iommu 0000:00:01.0: message`.
   public func printk(_ level: KernelLogLevel, _ message: String) {
-    core?.kernel.log.printk(level, "\(driverString) \(name): \(message)")
+    guard let log = core?.kernel.log else { return }
+    // Built in one allocation: drivers log on every probe, in every kernel of a handover.
+    let driver = driverString
+    var line = ""
+    line.reserveCapacity(driver.utf8.count + name.utf8.count + message.utf8.count + 3)
+    line += driver
+    line += " "
+    line += name
+    line += ": "
+    line += message
+    log.printk(level, line)
   }
   public func err(_ message: String) { printk(.err, message) }
   public func warn(_ message: String) { printk(.warning, message) }

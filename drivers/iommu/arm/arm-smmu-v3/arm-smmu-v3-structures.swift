@@ -46,13 +46,14 @@ extension ARMSMMUv3Device {
     guard let memory else { throw .ENOMEM }
     // The kernel copies the whole 64-byte STE into each entry; one write of the table built
     // here stores the same bytes without a memory lookup per entry (hundreds of them).
-    var table = [UInt8](repeating: 0, count: count * 64)
-    table.withUnsafeMutableBytes { bytes in
+    let table = [UInt8](unsafeUninitializedCapacity: count * 64) { bytes, initialized in
+      let words = UnsafeMutableRawBufferPointer(bytes)
       for i in 0..<count {
-        for (w, value) in abort.enumerated() where value != 0 {
-          bytes.storeBytes(of: value.littleEndian, toByteOffset: i * 64 + w * 8, as: UInt64.self)
+        for w in 0..<8 {
+          words.storeBytes(of: abort[w].littleEndian, toByteOffset: i * 64 + w * 8, as: UInt64.self)
         }
       }
+      initialized = count * 64
     }
     do { try memory.write(table, at: address) } catch { throw .EFAULT }
   }
