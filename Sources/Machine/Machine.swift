@@ -55,14 +55,16 @@ public final class MachineClient {
 
   /// The owner label of the buffers the engine was programmed with.
   var bufferOwner: MemoryOwner? {
-    guard let program = engine.program else { return nil }
+    // Only the generation is read: a copy of the whole program would count its segments.
+    guard let generation = engine.program?.generation else { return nil }
     // Made once per program: every transaction compares against it.
-    if let cached = cachedBufferOwner, cached.generation == program.generation { return cached.owner }
-    let owner = MemoryOwner.deviceBuffer("\(program.generation):\(name)")
-    cachedBufferOwner = (program.generation, owner)
+    if let cached = cachedBufferOwner, cached.generation == generation { return cached.owner }
+    let owner = MemoryOwner.deviceBuffer("\(generation):\(name)")
+    cachedBufferOwner = (generation, owner)
     return owner
   }
-  private var cachedBufferOwner: (generation: String, owner: MemoryOwner)?
+  // Read for every transaction, never re-entered: no dynamic exclusivity checks.
+  @exclusivity(unchecked) private var cachedBufferOwner: (generation: String, owner: MemoryOwner)?
 }
 
 /// The silicon of a machine: its memory and IOMMU hardware models.
