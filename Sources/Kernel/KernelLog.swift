@@ -56,7 +56,7 @@ public final class KernelLog {
   // Appended by every printk, never re-entered: no dynamic exclusivity checks.
   @exclusivity(unchecked) public private(set) var entries: [KernelLogLine] = []
   /// Where lines are forwarded (the console); its log level is the console loglevel.
-  public var logger: Logger?
+  @exclusivity(unchecked) public var logger: Logger?
   let clock: SimulatedClock
 
   public init(clock: SimulatedClock, logger: Logger? = KernelLog.console) {

@@ -4,10 +4,12 @@
 /// so a register that never acknowledges times out at once and deterministically, and the time
 /// the kernel would have spent is reported.
 public final class SimulatedClock {
-  public private(set) var nanoseconds: UInt64 = 0
+  // Read by every poll and printk; plain stores, never held across a call: no dynamic
+  // exclusivity checks.
+  @exclusivity(unchecked) public private(set) var nanoseconds: UInt64 = 0
   /// What one turn of a busy-wait loop with no delay costs (an uncached MMIO read plus
   /// `cpu_relax()`); loops such as VT-d's `IOMMU_WAIT_OP` advance time by this much per turn.
-  public var busyWaitStepNanoseconds: UInt64 = 1_000
+  @exclusivity(unchecked) public var busyWaitStepNanoseconds: UInt64 = 1_000
 
   public init() {}
 

@@ -55,14 +55,16 @@ public final class MachineClient {
 
   /// The owner label of the buffers the engine was programmed with.
   var bufferOwner: MemoryOwner? {
-    guard let program = engine.program else { return nil }
+    // Only the generation is read: a copy of the whole program would count its segments.
+    guard let generation = engine.program?.generation else { return nil }
     // Made once per program: every transaction compares against it.
-    if let cached = cachedBufferOwner, cached.generation == program.generation { return cached.owner }
-    let owner = MemoryOwner.deviceBuffer("\(program.generation):\(name)")
-    cachedBufferOwner = (program.generation, owner)
+    if let cached = cachedBufferOwner, cached.generation == generation { return cached.owner }
+    let owner = MemoryOwner.deviceBuffer("\(generation):\(name)")
+    cachedBufferOwner = (generation, owner)
     return owner
   }
-  private var cachedBufferOwner: (generation: String, owner: MemoryOwner)?
+  // Read for every transaction, never re-entered: no dynamic exclusivity checks.
+  @exclusivity(unchecked) private var cachedBufferOwner: (generation: String, owner: MemoryOwner)?
 }
 
 /// The silicon of a machine: its memory and IOMMU hardware models.
@@ -120,8 +122,7 @@ public final class Machine {
   var registerWrites: [String: [String: Int]] = [:]
   var loggedLines: [ObjectIdentifier: Int] = [:]
   /// Pages the old kernel wrote (tables, queues, DMA): a kexec'd kernel overwrites them.
-  let oldKernelWrites = PageWriteTracker()
-  var oldKernelPages: Set<UInt64> { oldKernelWrites.pages }
+  var oldKernelPages: [UInt64] { memory.writtenPages }
   @exclusivity(unchecked) public internal(set) var scenario: HandoverScenario?
 
   /// A machine with one IOMMU per adapter (each with its variant) and `clients`, spread over
@@ -154,8 +155,7 @@ public final class Machine {
     self.clients = clients.enumerated().map {
       MachineClient(spec: $0.element, index: $0.offset, iommuIndex: $0.offset % max(1, iommus.count))
     }
-    let tracker = oldKernelWrites
-    memory.writeObserver = { address, length, _ in tracker.note(address, length) }
+    memory.tracksWrittenPages = true
   }
 
   public convenience init(
@@ -306,23 +306,5 @@ public final class Machine {
     registerWrites = [:]
     let s = stageTotals[stage.index]
     if s.transactions > 0 { event("DMA", s.summary) }
-  }
-}
-
-/// The pages written while tracking is on (the old kernel's run, up to the handover).
-final class PageWriteTracker {
-  // Called on every memory write, never re-entered: no dynamic exclusivity checks.
-  @exclusivity(unchecked) private(set) var pages: Set<UInt64> = []
-  @exclusivity(unchecked) var isTracking = true
-  /// The page the last write noted: writes come in runs on one page (a table, a queue).
-  @exclusivity(unchecked) private var lastPage = UInt64.max
-
-  func note(_ address: UInt64, _ length: Int) {
-    guard isTracking else { return }
-    let first = address >> PhysicalMemory.pageShift
-    let last = (address + UInt64(max(length, 1)) - 1) >> PhysicalMemory.pageShift
-    if first == last && first == lastPage { return }
-    for page in first...last { pages.insert(page) }
-    lastPage = last
   }
 }

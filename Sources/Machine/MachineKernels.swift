@@ -41,7 +41,7 @@ extension Machine {
     case .kexec: kexec()
     case .kdump: crash()
     }
-    oldKernelWrites.isTracking = false
+    memory.tracksWrittenPages = false
     for client in clients { client.engine.orphan() }
     enter(.kernelLoad)
     let plan = options.plan
@@ -89,7 +89,7 @@ extension Machine {
   /// Fills every page the old kernel wrote with the next kernel's data.
   private func scribbleOldKernelPages() {
     let pattern = Self.scribblePattern
-    for page in oldKernelPages.sorted() {
+    for page in oldKernelPages {
       let address = page << PhysicalMemory.pageShift
       guard memory.owner(of: address) == .kernel("new") else { continue }
       try? memory.write(pattern, at: address)
@@ -219,14 +219,28 @@ extension Machine {
       identity = .pci(PCIIdentity(vendor: id.vendor, device: id.device &+ UInt16(index), classCode: id.classCode))
       // The requester ID is the stream ID: bus, device, function.
       let sid = client.streamID
-      name =
-        "0000:\(hex(sid >> 8 & 0xff, digits: 2).dropFirst(2)):\(hex(sid >> 3 & 0x1f, digits: 2).dropFirst(2)).\(sid & 7)"
+      name = "0000:\(hexDigits(sid >> 8 & 0xff, width: 2)):\(hexDigits(sid >> 3 & 0x1f, width: 2)).\(sid & 7)"
     case .platform:
       identity = .platform(compatible: ["iommu-model,\(client.name)"], acpiHID: nil)
-      name = "\(hex(0x1000_0000 + 0x1_0000 * UInt64(client.streamID)).dropFirst(2)).\(client.name)"
+      name = "\(hexDigits(0x1000_0000 + 0x1_0000 * UInt64(client.streamID))).\(client.name)"
     }
     return Device(
       name: name, bus: bus, identity: identity, iommu: iommu.binding?.device,
       streamIDs: [client.streamID])
+  }
+}
+
+/// `value` in lowercase hex, zero-padded to `width` digits: `hex()` without its `0x` and
+/// intermediate strings (device names are made for every client in every kernel).
+private func hexDigits(_ value: some BinaryInteger, width: Int = 1) -> String {
+  let v = UInt64(value)
+  var count = max(width, 1)
+  while count < 16 && v >> (4 * UInt64(count)) != 0 { count += 1 }
+  return String(unsafeUninitializedCapacity: count) { out in
+    for i in 0..<count {
+      let nibble = UInt8(truncatingIfNeeded: v >> (4 * UInt64(count - 1 - i)) & 0xf)
+      out[i] = nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") - 10 + nibble
+    }
+    return count
   }
 }

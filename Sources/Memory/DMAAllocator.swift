@@ -45,21 +45,29 @@ public final class DMAAllocator {
     {
       return buffer
     }
-    for (i, hole) in free.enumerated() {
-      let start = (hole.base + alignment - 1) & ~(alignment - 1)
-      guard start + size <= hole.base + hole.size else { continue }
-      free.remove(at: i)
-      if start > hole.base { free.append((hole.base, start - hole.base)) }
-      if start + size < hole.base + hole.size {
-        free.append((start + size, hole.base + hole.size - start - size))
-      }
-      free.sort { $0.base < $1.base }
-      try memory.fill(start, length: Int(size))
-      let buffer = DMABuffer(address: start, size: size)
-      allocated.append(buffer)
-      return buffer
+    func aligned(_ base: UInt64) -> UInt64 { (base + alignment - 1) & ~(alignment - 1) }
+    // The first hole that fits; found before `free` changes, so that it is changed in place
+    // (iterating it while removing would copy it).
+    guard let i = free.firstIndex(where: { aligned($0.base) + size <= $0.base + $0.size }) else {
+      throw .outOfMemory(requested: size, pool: pool.description)
     }
-    throw .outOfMemory(requested: size, pool: pool.description)
+    let hole = free[i]
+    let start = aligned(hole.base)
+    // What is left of the hole takes its place, in address order: `free` stays sorted by base.
+    let end = start + size
+    let holeEnd = hole.base + hole.size
+    switch (start > hole.base, end < holeEnd) {
+    case (true, true):
+      free[i] = (hole.base, start - hole.base)
+      free.insert((end, holeEnd - end), at: i + 1)
+    case (true, false): free[i] = (hole.base, start - hole.base)
+    case (false, true): free[i] = (end, holeEnd - end)
+    case (false, false): free.remove(at: i)
+    }
+    try memory.fill(start, length: Int(size))
+    let buffer = DMABuffer(address: start, size: size)
+    allocated.append(buffer)
+    return buffer
   }
 
   /// `dma_free_coherent()`.

@@ -52,6 +52,9 @@ extension ARMSMMUv2 {
     guard c.streamMatching else {
       return Int(sid) < c.numS2CRs ? .matched(Int(sid)) : .unmatched
     }
+    // The first match, and every match only on a conflict: one DMA routes through here per
+    // transaction, and an array per lookup costs more than the lookup.
+    var first = -1
     var hits: [Int] = []
     for n in 0..<c.numSMRGroups {
       let smr = peek32(SMMUv2Offsets.smr(n))
@@ -62,13 +65,16 @@ extension ARMSMMUv2 {
       guard valid else { continue }
       let id = smr & 0xffff
       let mask = exid ? smr >> 16 : (smr >> 16) & 0x7fff
-      if (sid ^ id) & ~mask & 0xffff == 0 { hits.append(n) }
+      guard (sid ^ id) & ~mask & 0xffff == 0 else { continue }
+      if first < 0 {
+        first = n
+      } else {
+        if hits.isEmpty { hits.append(first) }
+        hits.append(n)
+      }
     }
-    switch hits.count {
-    case 0: return .unmatched
-    case 1: return .matched(hits[0])
-    default: return .conflict(hits)
-    }
+    if first < 0 { return .unmatched }
+    return hits.isEmpty ? .matched(first) : .conflict(hits)
   }
 
   /// Latches a global fault: the first one sets the syndrome, a later one only sets MULTI.

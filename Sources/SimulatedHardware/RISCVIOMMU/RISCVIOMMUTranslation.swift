@@ -93,6 +93,7 @@ extension RISCVIOMMUHardware {
     }
     let leaf = UInt64(did & (extended ? 0x3f : 0x7f)) * (extended ? 64 : 32)
     var words: [UInt64] = []
+    words.reserveCapacity(4)  // one allocation, not one per doubling
     for i in 0..<4 {
       guard let w = try? memory.read64(table + leaf + UInt64(8 * i)) else {
         throw Fault(cause: RISCVIOMMUSpec.causeDDTEntryLoadAccessFault, reason: "device context load access fault")

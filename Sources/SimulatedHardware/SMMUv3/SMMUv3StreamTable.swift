@@ -180,6 +180,7 @@ extension SMMUv3 {
       address = base + UInt64(sid) * 64
     }
     var words: [UInt64] = []
+    words.reserveCapacity(8)  // one allocation, not one per doubling
     for i in 0..<8 {
       guard let w = try? memory.read64(address + UInt64(i) * 8) else { return .failure(.steFetch) }
       words.append(w)
@@ -198,6 +199,7 @@ extension SMMUv3 {
     guard ste.s1Format == 0 else { return .failure(.badCD) }  // 2-level CD tables: not modelled
     let address = ste.s1ContextPointer + UInt64(substreamID) * 64
     var words: [UInt64] = []
+    words.reserveCapacity(8)  // one allocation, not one per doubling
     for i in 0..<8 {
       guard let w = try? memory.read64(address + UInt64(i) * 8) else { return .failure(.cdFetch) }
       words.append(w)

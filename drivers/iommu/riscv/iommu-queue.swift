@@ -18,9 +18,11 @@ public final class RISCVIOMMUQueue {
   public internal(set) var phys: UInt64 = 0
   var entrySize: UInt64 = 16
   /// Unbounded producer, shadow consumer and shadow producer indices.
-  var prod: UInt32 = 0
-  var head: UInt32 = 0
-  var tail: UInt32 = 0
+  // Updated for every command; plain integer stores, never held across a call: no dynamic
+  // exclusivity checks.
+  @exclusivity(unchecked) var prod: UInt32 = 0
+  @exclusivity(unchecked) var head: UInt32 = 0
+  @exclusivity(unchecked) var tail: UInt32 = 0
   /// `queue->iommu`: set while the queue is enabled.
   public internal(set) var isEnabled = false
 

@@ -96,9 +96,11 @@ public final class ARMSMMUv3Device {
   public internal(set) var ssidBits: UInt32 = 0
   public internal(set) var sidBits: UInt32 = 0
   public internal(set) var pgsizeBitmap: UInt64 = 0
-  var cmdq: ARMSMMUQueue
-  var evtq: ARMSMMUQueue
-  var priq: ARMSMMUQueue
+  // Touched for every command; only this device's own code reaches them, and nothing it calls
+  // while one is passed inout (queue set-up) comes back to the queues: no dynamic checks.
+  @exclusivity(unchecked) var cmdq: ARMSMMUQueue
+  @exclusivity(unchecked) var evtq: ARMSMMUQueue
+  @exclusivity(unchecked) var priq: ARMSMMUQueue
   var strtab = ARMSMMUStrtabConfig()
   /// Named interrupts found (`combined`, `eventq`, `priq`, `gerror`).
   var combinedIRQ = false

@@ -43,13 +43,19 @@ extension ARMSMMUv3Device {
   /// retired.
   func initInitialSTEs(at address: UInt64, count: Int) throws(Errno) {
     let abort = STE.abort
-    // The memory is looked up once for the whole table (hundreds of entries).
     guard let memory else { throw .ENOMEM }
-    for i in 0..<count {
-      for (w, value) in abort.enumerated() where value != 0 {
-        do { try memory.write64(value, at: address + UInt64(i * 64 + w * 8)) } catch { throw .EFAULT }
+    // The kernel copies the whole 64-byte STE into each entry; one write of the table built
+    // here stores the same bytes without a memory lookup per entry (hundreds of them).
+    let table = [UInt8](unsafeUninitializedCapacity: count * 64) { bytes, initialized in
+      let words = UnsafeMutableRawBufferPointer(bytes)
+      for i in 0..<count {
+        for w in 0..<8 {
+          words.storeBytes(of: abort[w].littleEndian, toByteOffset: i * 64 + w * 8, as: UInt64.self)
+        }
       }
+      initialized = count * 64
     }
+    do { try memory.write(table, at: address) } catch { throw .EFAULT }
   }
 
   /// Mirrors arm_smmu_init_strtab_2lvl(), drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c (Linux 7.2):
