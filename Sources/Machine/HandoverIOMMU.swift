@@ -100,6 +100,12 @@ public struct KernelListSupport {
     self.bootVariant = bootVariant
     self.switchToBlocking = switchToBlocking
   }
+
+  /// A driver that implements the proposal as its variant `name`, in both kernels: its shutdown
+  /// leaves translation on and its probe makes the switch itself.
+  public static func driverVariant(_ name: String) -> KernelListSupport {
+    KernelListSupport(shutdownVariant: name, bootVariant: name)
+  }
 }
 
 /// A kernel that is booting, as an adapter sees it.

@@ -134,9 +134,11 @@ struct ARMSMMUShutdownTests {
         == .bypassed(physical: 0x8800_0000))
   }
 
-  @Test("after an abort-on-shutdown kexec the next kernel's RMR step still opens a bypass window")
-  func abortThenKexecWindow() throws {
-    let old = SMMUFixture(variant: .abortOnShutdown)
+  /// An old kernel under `variant` with master dma0 (stream 0x10) attached shuts down for
+  /// kexec, leaving the stream blocked; the next kernel probes under `variant`. Returns the
+  /// next kernel and the stream's route at each of its sCR0 writes.
+  func kexecThenProbe(_ variant: ARMSMMUVariant) throws -> (next: SMMUFixture, routes: [DMARoute]) {
+    let old = SMMUFixture(variant: variant)
     #expect(old.probe() == nil)
     let m = old.master("dma0", streamIDs: [0x10])
     try old.driver.probeDevice(m)
@@ -144,12 +146,18 @@ struct ARMSMMUShutdownTests {
     old.kernel.context.kexecInProgress = true
     old.core.deviceShutdown()
     #expect(old.hw.route(streamID: 0x10, address: 0x1000, isWrite: true).isBlocked)
-    let next = SMMUFixture(hw: old.hw, memory: old.memory, variant: .abortOnShutdown)
+    let next = SMMUFixture(hw: old.hw, memory: old.memory, variant: variant)
     var routes: [DMARoute] = []
     next.hw.registers.onWrite(at: 0x0) { _, _ in
       routes.append(next.hw.route(streamID: 0x10, address: 0x1000, isWrite: true))
     }
     #expect(next.probe() == nil)
+    return (next, routes)
+  }
+
+  @Test("after an abort-on-shutdown kexec the next kernel's RMR step still opens a bypass window")
+  func abortThenKexecWindow() throws {
+    let (next, routes) = try kexecThenProbe(.abortOnShutdown)
     // arm_smmu_rmr_install_bypass_smr() reads the live sCR0 and sets CLIENTPD.
     #expect(Array(next.trace[3...4]) == [line("R", 0x0, 0x8000_1c36), line("W", 0x0, 0x8000_1c37)])
     #expect(routes.first == .bypassed(physical: 0x1000))
@@ -158,20 +166,7 @@ struct ARMSMMUShutdownTests {
 
   @Test("after an abort kexec the next kernel's RMR step sets USFCFG, not CLIENTPD: no bypass window")
   func abortThenKexecNoWindow() throws {
-    let old = SMMUFixture(variant: .abort)
-    #expect(old.probe() == nil)
-    let m = old.master("dma0", streamIDs: [0x10])
-    try old.driver.probeDevice(m)
-    _ = try old.driver.attachPaging(m)
-    old.kernel.context.kexecInProgress = true
-    old.core.deviceShutdown()
-    #expect(old.hw.route(streamID: 0x10, address: 0x1000, isWrite: true).isBlocked)
-    let next = SMMUFixture(hw: old.hw, memory: old.memory, variant: .abort)
-    var routes: [DMARoute] = []
-    next.hw.registers.onWrite(at: 0x0) { _, _ in
-      routes.append(next.hw.route(streamID: 0x10, address: 0x1000, isWrite: true))
-    }
-    #expect(next.probe() == nil)
+    let (next, routes) = try kexecThenProbe(.abort)
     // The shutdown left USFCFG set already: the RMR step's write changes nothing.
     #expect(Array(next.trace[3...4]) == [line("R", 0x0, 0x8000_1c36), line("W", 0x0, 0x8000_1c36)])
     #expect(!routes.isEmpty && routes.allSatisfy(\.isBlocked))

@@ -21,7 +21,7 @@ public final class ARMSMMUAdapter: HandoverIOMMU {
   /// enabled with every stream faulting, and its probe makes the switch itself (USFCFG, then
   /// every S2CR FAULT, before the RMR step).
   public var kernelList: KernelListSupport? {
-    KernelListSupport(shutdownVariant: "kernel-list", bootVariant: "kernel-list")
+    .driverVariant(ARMSMMUVariant.kernelList.rawValue)
   }
 
   public init() {}

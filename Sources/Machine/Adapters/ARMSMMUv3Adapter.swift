@@ -20,7 +20,7 @@ public final class ARMSMMUv3Adapter: HandoverIOMMU {
   /// The driver's `kernel-list` variant in both kernels: its shutdown leaves SMMUEN set, and its
   /// reset makes the switch itself (GBPA.ABORT, then the CR0 write clearing SMMUEN).
   public var kernelList: KernelListSupport? {
-    KernelListSupport(shutdownVariant: "kernel-list", bootVariant: "kernel-list")
+    .driverVariant(ARMSMMUv3Variant.kernelList.rawValue)
   }
   public let clientsEnumeratedFirst = true
 

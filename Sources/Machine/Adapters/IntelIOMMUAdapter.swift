@@ -26,8 +26,7 @@ public final class IntelIOMMUAdapter: HandoverIOMMU {
   public let controlRegisters: Set<Int> = [0x18]
   /// The driver's `kernel-list` variant, in both kernels: its probe makes the switch itself.
   public var kernelList: KernelListSupport? {
-    KernelListSupport(
-      shutdownVariant: IntelIOMMUVariant.kernelList.rawValue, bootVariant: IntelIOMMUVariant.kernelList.rawValue)
+    .driverVariant(IntelIOMMUVariant.kernelList.rawValue)
   }
 
   public init() {}

@@ -19,8 +19,7 @@ public final class RISCVIOMMUAdapter: HandoverIOMMU {
   public let controlRegisters: Set<Int> = [RISCVIOMMUSpec.ddtp]
   /// The driver's `kernel-list` policy, in both kernels: its init_check makes the switch itself.
   public var kernelList: KernelListSupport? {
-    KernelListSupport(
-      shutdownVariant: RISCVIOMMUPolicy.kernelList.rawValue, bootVariant: RISCVIOMMUPolicy.kernelList.rawValue)
+    .driverVariant(RISCVIOMMUPolicy.kernelList.rawValue)
   }
 
   public init() {}
