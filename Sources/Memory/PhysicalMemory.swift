@@ -39,8 +39,9 @@ public final class PhysicalMemory {
   /// again reuses its memory's pages instead of going back to the allocator).
   @exclusivity(unchecked) private var spareFrames: [UnsafeMutableRawPointer] = []
   private static let maxSpareFrames = 4096
-  /// Called after every write with (address, length, owner of the first byte). The machine
-  /// model uses it to account DMA.
+  /// Called after every write with (address, length, owner of the first byte), for a user who
+  /// wants to see writes as they happen (the handover machine only needs which pages were
+  /// written, and uses the cheaper ``tracksWrittenPages``).
   @exclusivity(unchecked) public var writeObserver: ((UInt64, Int, MemoryOwner) -> Void)?
   /// While set, every page written is noted for ``writtenPages`` (cheaper than an observer:
   /// no call, no owner copied per write).
