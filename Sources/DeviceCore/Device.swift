@@ -124,9 +124,9 @@ public final class Device: CustomStringConvertible {
   // MARK: dev_printk
 
   /// `dev_printk()`: `riscv-iommu 0000:00:01.0: message`.
-  public func printk(_ level: KernelLogLevel, _ message: String) {
-    guard let log = core?.kernel.log else { return }
-    log.printk(level, Self.devLine(driverString, name, message))
+  public func printk(_ level: KernelLogLevel, _ message: @autoclosure () -> String) {
+    guard let log = core?.kernel.log, log.isRecording else { return }
+    log.printk(level, Self.devLine(driverString, name, message()))
   }
 
   /// `driver name: message`, copied once into a string of its exact size: drivers log on every
@@ -160,17 +160,17 @@ public final class Device: CustomStringConvertible {
       }
     }
   }
-  public func err(_ message: String) { printk(.err, message) }
-  public func warn(_ message: String) { printk(.warning, message) }
-  public func notice(_ message: String) { printk(.notice, message) }
-  public func info(_ message: String) { printk(.info, message) }
-  public func dbg(_ message: String) { printk(.debug, message) }
+  public func err(_ message: @autoclosure () -> String) { printk(.err, message()) }
+  public func warn(_ message: @autoclosure () -> String) { printk(.warning, message()) }
+  public func notice(_ message: @autoclosure () -> String) { printk(.notice, message()) }
+  public func info(_ message: @autoclosure () -> String) { printk(.info, message()) }
+  public func dbg(_ message: @autoclosure () -> String) { printk(.debug, message()) }
 
   /// `dev_err_probe()`: logs `error -EBUSY: message` (at debug level for -EPROBE_DEFER, as the
   /// kernel does) and returns the error for the caller to throw.
   @discardableResult
-  public func errProbe(_ error: Errno, _ message: String) -> Errno {
-    printk(error == .EPROBE_DEFER ? .debug : .err, "error \(error): \(message)")
+  public func errProbe(_ error: Errno, _ message: @autoclosure () -> String) -> Errno {
+    printk(error == .EPROBE_DEFER ? .debug : .err, "error \(error): \(message())")
     return error
   }
 

@@ -7,19 +7,20 @@ public final class Kernel {
   public let clock: SimulatedClock
   public let log: KernelLog
 
+  /// `keepsLog: false` boots a kernel whose printk keeps nothing (see ``KernelLog/isRecording``).
   public init(
     name: String = "kernel", context: KernelContext = KernelContext(),
-    clock: SimulatedClock = SimulatedClock()
+    clock: SimulatedClock = SimulatedClock(), keepsLog: Bool = true
   ) {
     self.name = name
     self.context = context
     self.clock = clock
-    self.log = KernelLog(clock: clock)
+    self.log = KernelLog(clock: clock, isRecording: keepsLog)
   }
 
   /// `is_kdump_kernel()`.
   public var isKdumpKernel: Bool { context.isKdumpKernel }
 
   /// `printk` without a device prefix (`pr_info("DMAR: ...")` passes its own prefix).
-  public func printk(_ level: KernelLogLevel, _ text: String) { log.printk(level, text) }
+  public func printk(_ level: KernelLogLevel, _ text: @autoclosure () -> String) { log.printk(level, text()) }
 }

@@ -58,14 +58,20 @@ public final class KernelLog {
   /// Where lines are forwarded (the console); its log level is the console loglevel.
   @exclusivity(unchecked) public var logger: Logger?
   let clock: SimulatedClock
+  /// False for a log that keeps nothing: the handover matrix never reads its kernels' logs, and
+  /// a printk whose text is never built costs nothing (the message is an autoclosure).
+  public let isRecording: Bool
 
-  public init(clock: SimulatedClock, logger: Logger? = KernelLog.console) {
+  public init(clock: SimulatedClock, logger: Logger? = KernelLog.console, isRecording: Bool = true) {
     self.clock = clock
     self.logger = logger
+    self.isRecording = isRecording
   }
 
   /// `printk(KERN_<level> "...")`.
-  public func printk(_ level: KernelLogLevel, _ text: String) {
+  public func printk(_ level: KernelLogLevel, _ message: @autoclosure () -> String) {
+    guard isRecording else { return }
+    let text = message()
     entries.append(
       KernelLogLine(level: level, text: text, timestampMicroseconds: clock.microseconds))
     logger?.log(

@@ -88,6 +88,9 @@ public struct MachineOptions: Sendable, Hashable {
   public var earlyBootNanoseconds: UInt64 = 400_000_000
   /// Keep a timeline (costs time: the benchmark turns it off).
   public var recordTimeline = true
+  /// Keep each kernel's log (`dmesg`, and the timeline's log lines). The matrix reads neither
+  /// and turns it off: its kernels' printk then builds no text at all.
+  public var keepKernelLogs = true
   public var plan = MemoryPlan()
   public init() {}
 }

@@ -20,7 +20,8 @@ extension Machine {
     stage = .oldKernelBoot
     event("machine", "-- \(HandoverStage.oldKernelBoot.rawValue)")
     let kernel = Kernel(
-      name: "old kernel", context: KernelContext(commandLine: CommandLine(commandLine)), clock: clock)
+      name: "old kernel", context: KernelContext(commandLine: CommandLine(commandLine)), clock: clock,
+      keepsLog: options.keepKernelLogs)
     let plan = options.plan
     let pool = DMAAllocator(
       memory: memory, base: plan.dmaPoolBase, size: plan.dmaPoolSize, owner: .kernel("old"))
@@ -108,7 +109,8 @@ extension Machine {
       size: kdump ? plan.crashPoolSize : plan.dmaPoolSize, owner: .kernel(generation))
     let kernel = Kernel(
       name: kdump ? "crash kernel" : "kexec kernel",
-      context: KernelContext(isKdumpKernel: kdump, commandLine: CommandLine(commandLine)), clock: clock)
+      context: KernelContext(isKdumpKernel: kdump, commandLine: CommandLine(commandLine)), clock: clock,
+      keepsLog: options.keepKernelLogs)
     enter(.nextKernelIOMMUProbe)
     for iommu in iommus where iommu.variant == Machine.kernelListPolicy {
       guard let switchToBlocking = iommu.adapter.kernelList?.switchToBlocking else { continue }

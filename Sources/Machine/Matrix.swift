@@ -20,6 +20,7 @@ public struct HandoverMatrix {
     self.kinds = kinds
     var o = options
     o.recordTimeline = false
+    o.keepKernelLogs = false
     self.options = o
   }
 

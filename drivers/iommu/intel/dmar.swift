@@ -132,7 +132,7 @@ public final class DMARDRHDUnit {
 }
 
 extension IntelIOMMUDriver {
-  private func pr(_ level: KernelLogLevel, _ s: String) { kernel.printk(level, "DMAR: \(s)") }
+  private func pr(_ level: KernelLogLevel, _ s: @autoclosure () -> String) { kernel.printk(level, "DMAR: \(s())") }
 
   /// Mirrors dmar_validate_one_drhd(), drivers/iommu/intel/dmar.c (Linux 7.2): maps the unit
   /// and refuses one whose CAP and ECAP both read all ones.

@@ -6,7 +6,7 @@ import Memory
 // a copied entry, and the attach of a default domain. drivers/iommu/intel/iommu.c (Linux 7.2).
 
 extension IntelIOMMUDriver {
-  private func pr(_ level: KernelLogLevel, _ s: String) { kernel.printk(level, "DMAR: \(s)") }
+  private func pr(_ level: KernelLogLevel, _ s: @autoclosure () -> String) { kernel.printk(level, "DMAR: \(s())") }
 
   /// Mirrors copy_translation_tables(), drivers/iommu/intel/iommu.c (Linux 7.2): reads RTADDR;
   /// -EINVAL when its SMT bit differs from the mode this kernel uses (the bit can only change

@@ -5,7 +5,7 @@ import MMIO
 // intel_iommu_shutdown() and the sysfs attributes of drivers/iommu/intel/iommu.c (Linux 7.2).
 
 extension IntelIOMMUDriver {
-  private func pr(_ level: KernelLogLevel, _ s: String) { kernel.printk(level, "DMAR: \(s)") }
+  private func pr(_ level: KernelLogLevel, _ s: @autoclosure () -> String) { kernel.printk(level, "DMAR: \(s())") }
 
   /// Mirrors init_dmars(), drivers/iommu/intel/iommu.c (Linux 7.2). Per unit: queued
   /// invalidation, translation status, and the translation-found-on policy (outside kdump:

@@ -93,7 +93,7 @@ public final class IntelIOMMUDriver {
     return b
   }
 
-  private func pr(_ level: KernelLogLevel, _ s: String) { kernel.printk(level, "DMAR: \(s)") }
+  private func pr(_ level: KernelLogLevel, _ s: @autoclosure () -> String) { kernel.printk(level, "DMAR: \(s())") }
 
   /// `sm_supported()`.
   func smSupported(_ iommu: IntelIOMMU) -> Bool { intelIOMMUSM && iommu.ecap.smts }

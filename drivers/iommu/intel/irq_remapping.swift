@@ -27,7 +27,7 @@ public struct IRTE: Sendable, Hashable {
 }
 
 extension IntelIOMMUDriver {
-  private func pr(_ level: KernelLogLevel, _ s: String) { kernel.printk(level, "DMAR-IR: \(s)") }
+  private func pr(_ level: KernelLogLevel, _ s: @autoclosure () -> String) { kernel.printk(level, "DMAR-IR: \(s())") }
 
   /// Mirrors intel_prepare_irq_remapping(), drivers/iommu/intel/irq_remapping.c (Linux 7.2):
   /// parses the DMAR table, requires INTR_REMAP, an IR unit for every IOAPIC and ECAP.IR on
