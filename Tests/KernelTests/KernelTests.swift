@@ -118,3 +118,26 @@ struct ConsoleTests {
     #expect(Kernel().log.logger == nil)
   }
 }
+
+@Suite("A kernel that keeps no log builds no printk text")
+struct SilentLogTests {
+  @Test("keepsLog: false records no line, forwards nothing and never evaluates the message")
+  func silent() {
+    let collector = ConsoleTests.Collector()
+    let console = Logger(label: "kernel") { _ in ConsoleTests.Handler(collector: collector) }
+    let kernel = KernelLog.$console.withValue(console) { Kernel(keepsLog: false) }
+    var built = 0
+    func message() -> String {
+      built += 1
+      return "DMAR: IOMMU enabled"
+    }
+    kernel.printk(.err, message())
+    #expect(built == 0)
+    #expect(kernel.log.lines.isEmpty)
+    #expect(collector.messages.isEmpty)
+    let keeping = Kernel()
+    keeping.printk(.info, message())
+    #expect(built == 1)
+    #expect(keeping.log.lines == ["DMAR: IOMMU enabled"])
+  }
+}

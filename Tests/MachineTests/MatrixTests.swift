@@ -67,3 +67,27 @@ struct RigReuseTests {
     }
   }
 }
+
+@Suite("The matrix's kernels keep no log")
+struct SilentKernelTests {
+  @Test("a handover whose kernels keep no log gives the same row, with no log line in its timeline, for every IOMMU")
+  func sameRow() throws {
+    let adapters: [any HandoverIOMMU] = [
+      TinyIOMMUAdapter(), ARMSMMUAdapter(), ARMSMMUv3Adapter(), IntelIOMMUAdapter(), RISCVIOMMUAdapter(),
+    ]
+    var silent = MachineOptions()
+    silent.keepKernelLogs = false
+    #expect(HandoverMatrix(adapters: []).options.keepKernelLogs == false)
+    for adapter in adapters {
+      for scenario in HandoverScenario.allCases {
+        let logged = try runHandover(adapter: adapter, scenario: scenario)
+        let quiet = try runHandover(adapter: adapter, scenario: scenario, options: silent)
+        #expect(quiet.row == logged.row, "\(adapter.name) \(scenario)")
+        // Kernel log lines reach the timeline under the kernel's name.
+        let printed = { (o: HandoverOutcome) in o.timeline.filter { $0.actor.hasSuffix("kernel") }.count }
+        #expect(printed(logged) > 0, "\(adapter.name) \(scenario)")
+        #expect(printed(quiet) == 0, "\(adapter.name) \(scenario)")
+      }
+    }
+  }
+}
