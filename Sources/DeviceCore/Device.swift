@@ -62,11 +62,23 @@ public final class Device: CustomStringConvertible {
   @exclusivity(unchecked) public private(set) weak var parent: Device?
   @exclusivity(unchecked) public private(set) var children: [Device] = []
   /// MMIO resources in firmware order (BAR0 first for PCI).
-  @exclusivity(unchecked) public var resources: [DeviceResource]
+  public var resources: [DeviceResource] {
+    @inlinable get { uncheckedResources }
+    set { uncheckedResources = newValue }
+  }
+  @exclusivity(unchecked) @usableFromInline var uncheckedResources: [DeviceResource]
   /// PCI configuration space (simulated), for PCI functions.
-  @exclusivity(unchecked) public var configSpace: (any WritableRegisterIO)?
+  public var configSpace: (any WritableRegisterIO)? {
+    @inlinable get { uncheckedConfigSpace }
+    set { uncheckedConfigSpace = newValue }
+  }
+  @exclusivity(unchecked) @usableFromInline var uncheckedConfigSpace: (any WritableRegisterIO)?
   /// Interrupt lines or vectors firmware gives the device.
-  @exclusivity(unchecked) public var irqCount: Int
+  public var irqCount: Int {
+    @inlinable get { uncheckedIRQCount }
+    set { uncheckedIRQCount = newValue }
+  }
+  @exclusivity(unchecked) @usableFromInline var uncheckedIRQCount: Int
   /// The IOMMU firmware places this device behind (`iommus = <&smmu 0x10>`, a DMAR device
   /// scope, an IORT ID mapping). The driver core defers the device's probe until that IOMMU's
   /// driver has bound.
@@ -83,10 +95,18 @@ public final class Device: CustomStringConvertible {
   @exclusivity(unchecked) @usableFromInline var uncheckedStreamIDs: [UInt32]
   /// Firmware properties of the device's node (`#global-interrupts = <1>`, `dma-coherent`,
   /// `interrupt-names = "eventq", "gerror"`), read with the `device_property_*` accessors below.
-  @exclusivity(unchecked) public var properties: [String: FirmwareProperty] = [:]
+  public var properties: [String: FirmwareProperty] {
+    @inlinable get { uncheckedProperties }
+    set { uncheckedProperties = newValue }
+  }
+  @exclusivity(unchecked) @usableFromInline var uncheckedProperties: [String: FirmwareProperty] = [:]
   /// `dev_get_platdata()`: data the code that created the device attached to it (the IORT
   /// node of an SMMU that ACPI describes).
-  @exclusivity(unchecked) public var platformData: (any Sendable)?
+  public var platformData: (any Sendable)? {
+    @inlinable get { uncheckedPlatformData }
+    set { uncheckedPlatformData = newValue }
+  }
+  @exclusivity(unchecked) @usableFromInline var uncheckedPlatformData: (any Sendable)?
   /// Set by the driver core once the IOMMU layer attached the device to its IOMMU
   /// (`dev->iommu` with ops); false when the device probed without one (direct DMA).
   @exclusivity(unchecked) public internal(set) var isBehindActiveIOMMU = false
@@ -133,9 +153,9 @@ public final class Device: CustomStringConvertible {
     self.bus = bus
     self.identity = identity
     self.parent = parent
-    self.resources = resources
-    self.configSpace = configSpace
-    self.irqCount = irqCount
+    self.uncheckedResources = resources
+    self.uncheckedConfigSpace = configSpace
+    self.uncheckedIRQCount = irqCount
     self.uncheckedIOMMU = iommu
     self.uncheckedStreamIDs = streamIDs
     parent?.children.append(self)

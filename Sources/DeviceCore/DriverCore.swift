@@ -15,8 +15,10 @@ public final class DriverCore {
   @exclusivity(unchecked) public private(set) var links: [DeviceLink] = []
   /// Devices waiting for a retry (`deferred_probe_pending_list`).
   @exclusivity(unchecked) public private(set) var deferred: [Device] = []
+  // (Other modules read it through an inlinable accessor: they do not see the attribute.)
   /// Every violation seen, in order.
-  @exclusivity(unchecked) public private(set) var violations: [Violation] = []
+  public var violations: [Violation] { @inlinable get { uncheckedViolations } }
+  @exclusivity(unchecked) @usableFromInline var uncheckedViolations: [Violation] = []
   /// When true, MMIO after shutdown is refused (-ENXIO) instead of only recorded.
   @exclusivity(unchecked) public var strictEnforcement = false
   /// Set by ``initcallsDone()``: from then on a device whose IOMMU never bound probes without it.
@@ -39,7 +41,7 @@ public final class DriverCore {
     self.dmaAllocator = dmaAllocator
   }
 
-  func record(_ v: Violation) { violations.append(v) }
+  func record(_ v: Violation) { uncheckedViolations.append(v) }
 
   /// The device named `name`.
   public func device(named name: String) -> Device? { devices.first { $0.name == name } }

@@ -168,8 +168,9 @@ public final class Machine {
     self.init(iommus: [(adapter, variant)], clients: clients, options: options, rig: rig)
   }
 
+  // A closure rather than a key path, which reads with a dynamic exclusivity check.
   /// This machine's memory and hardware, for a later machine to power on again.
-  public var rig: MachineRig { MachineRig(memory: memory, hardware: iommus.map(\.hardware)) }
+  public var rig: MachineRig { MachineRig(memory: memory, hardware: iommus.map { $0.hardware }) }
 
   /// DMA of every stage so far.
   /// DMA of one stage so far.

@@ -60,8 +60,14 @@ public final class IntelIOMMUDriver {
   @exclusivity(unchecked) var eimMode = false
   @exclusivity(unchecked) public internal(set) var irqRemappingEnabled = false
   @exclusivity(unchecked) var loggedIRPreEnabled = false
+  // (The machine's binding reads it from another module: an inlinable accessor, since other
+  // modules do not see the attribute.)
   /// `intel_iommu_enabled`.
-  @exclusivity(unchecked) public internal(set) var enabled = false
+  public internal(set) var enabled: Bool {
+    @inlinable get { uncheckedEnabled }
+    set { uncheckedEnabled = newValue }
+  }
+  @exclusivity(unchecked) @usableFromInline var uncheckedEnabled = false
   /// What intel_iommu_shutdown() ended with, when it did not return normally.
   @exclusivity(unchecked) public internal(set) var shutdownFailure: DMARError?
   let memory: PhysicalMemory

@@ -30,8 +30,14 @@ public final class RISCVIOMMUDevice {
   @exclusivity(unchecked) public internal(set) var irqsCount = 0
   @exclusivity(unchecked) public internal(set) var irqs: [UInt32] = Array(repeating: 0, count: RISCV_IOMMU_INTR_COUNT)
   @exclusivity(unchecked) public internal(set) var icvec: UInt64 = 0
+  // (The machine's binding reads it from another module: an inlinable accessor, since other
+  // modules do not see the attribute.)
   /// `ddt_mode`, `ddt_phys` (the root's physical address); the root is accessed through memory.
-  @exclusivity(unchecked) public internal(set) var ddtMode: RISCVIOMMUDDTPMode = .off
+  public internal(set) var ddtMode: RISCVIOMMUDDTPMode {
+    @inlinable get { uncheckedDDTMode }
+    set { uncheckedDDTMode = newValue }
+  }
+  @exclusivity(unchecked) @usableFromInline var uncheckedDDTMode: RISCVIOMMUDDTPMode = .off
   @exclusivity(unchecked) public internal(set) var ddtPhys: UInt64 = 0
   @exclusivity(unchecked) var ddtRootValid = false
   /// Whether init_check took a translating IOMMU over by blocking it (`kernel-list`).
