@@ -55,43 +55,93 @@ public final class Device: CustomStringConvertible {
   public let name: String
   public let bus: BusType
   public let identity: DeviceIdentity
-  public private(set) weak var parent: Device?
-  public private(set) var children: [Device] = []
+  // The state below is read on every probe, MMIO access or DMA transaction and changed by plain
+  // stores or single appends, never while another access to it is in progress: no dynamic
+  // exclusivity checks. Other modules do not see `@exclusivity(unchecked)`, so what they read
+  // often goes through an inlinable accessor over unchecked storage.
+  @exclusivity(unchecked) public private(set) weak var parent: Device?
+  @exclusivity(unchecked) public private(set) var children: [Device] = []
   /// MMIO resources in firmware order (BAR0 first for PCI).
-  public var resources: [DeviceResource]
+  public var resources: [DeviceResource] {
+    @inlinable get { uncheckedResources }
+    set { uncheckedResources = newValue }
+  }
+  @exclusivity(unchecked) @usableFromInline var uncheckedResources: [DeviceResource]
   /// PCI configuration space (simulated), for PCI functions.
-  public var configSpace: (any WritableRegisterIO)?
+  public var configSpace: (any WritableRegisterIO)? {
+    @inlinable get { uncheckedConfigSpace }
+    set { uncheckedConfigSpace = newValue }
+  }
+  @exclusivity(unchecked) @usableFromInline var uncheckedConfigSpace: (any WritableRegisterIO)?
   /// Interrupt lines or vectors firmware gives the device.
-  public var irqCount: Int
+  public var irqCount: Int {
+    @inlinable get { uncheckedIRQCount }
+    set { uncheckedIRQCount = newValue }
+  }
+  @exclusivity(unchecked) @usableFromInline var uncheckedIRQCount: Int
   /// The IOMMU firmware places this device behind (`iommus = <&smmu 0x10>`, a DMAR device
   /// scope, an IORT ID mapping). The driver core defers the device's probe until that IOMMU's
   /// driver has bound.
-  public var iommu: Device?
+  public var iommu: Device? {
+    @inlinable get { uncheckedIOMMU }
+    set { uncheckedIOMMU = newValue }
+  }
+  @exclusivity(unchecked) @usableFromInline var uncheckedIOMMU: Device?
   /// Stream / requester IDs the device emits (the fwspec IDs).
-  public var streamIDs: [UInt32]
+  public var streamIDs: [UInt32] {
+    @inlinable get { uncheckedStreamIDs }
+    set { uncheckedStreamIDs = newValue }
+  }
+  @exclusivity(unchecked) @usableFromInline var uncheckedStreamIDs: [UInt32]
   /// Firmware properties of the device's node (`#global-interrupts = <1>`, `dma-coherent`,
   /// `interrupt-names = "eventq", "gerror"`), read with the `device_property_*` accessors below.
-  public var properties: [String: FirmwareProperty] = [:]
+  public var properties: [String: FirmwareProperty] {
+    @inlinable get { uncheckedProperties }
+    set { uncheckedProperties = newValue }
+  }
+  @exclusivity(unchecked) @usableFromInline var uncheckedProperties: [String: FirmwareProperty] = [:]
   /// `dev_get_platdata()`: data the code that created the device attached to it (the IORT
   /// node of an SMMU that ACPI describes).
-  public var platformData: (any Sendable)?
+  public var platformData: (any Sendable)? {
+    @inlinable get { uncheckedPlatformData }
+    set { uncheckedPlatformData = newValue }
+  }
+  @exclusivity(unchecked) @usableFromInline var uncheckedPlatformData: (any Sendable)?
   /// Set by the driver core once the IOMMU layer attached the device to its IOMMU
   /// (`dev->iommu` with ops); false when the device probed without one (direct DMA).
-  public internal(set) var isBehindActiveIOMMU = false
+  @exclusivity(unchecked) public internal(set) var isBehindActiveIOMMU = false
 
-  // Read on every MMIO access and DMA transaction; plain stores, never modified while another
-  // access to them is in progress: no dynamic exclusivity checks.
-  @exclusivity(unchecked) public internal(set) var state: DeviceState = .registered
-  public internal(set) var driver: (any DeviceDriver)?
+  public internal(set) var state: DeviceState {
+    @inlinable get { uncheckedState }
+    set { uncheckedState = newValue }
+  }
+  @exclusivity(unchecked) @usableFromInline var uncheckedState: DeviceState = .registered
+  @exclusivity(unchecked) public internal(set) var driver: (any DeviceDriver)?
   /// `dev_get_drvdata()`: the driver's per-device state.
-  @exclusivity(unchecked) public var driverData: AnyObject?
+  public var driverData: AnyObject? {
+    @inlinable get { uncheckedDriverData }
+    set { uncheckedDriverData = newValue }
+  }
+  @exclusivity(unchecked) @usableFromInline var uncheckedDriverData: AnyObject?
   /// Whether the device's DMA engine has work in flight: set by DMA masters (the machine model)
   /// or by a test. The shutdown ordering check reads it.
-  @exclusivity(unchecked) public var isDMAActive = false
+  public var isDMAActive: Bool {
+    @inlinable get { uncheckedIsDMAActive }
+    set { uncheckedIsDMAActive = newValue }
+  }
+  @exclusivity(unchecked) @usableFromInline var uncheckedIsDMAActive = false
   /// For PCI functions: the Bus Master Enable bit (`pci_set_master` / `pci_clear_master`).
-  @exclusivity(unchecked) public internal(set) var busMasterEnabled = true
+  public internal(set) var busMasterEnabled: Bool {
+    @inlinable get { uncheckedBusMasterEnabled }
+    set { uncheckedBusMasterEnabled = newValue }
+  }
+  @exclusivity(unchecked) @usableFromInline var uncheckedBusMasterEnabled = true
 
-  public internal(set) weak var core: DriverCore?
+  public internal(set) var core: DriverCore? {
+    @inlinable get { uncheckedCore }
+    set { uncheckedCore = newValue }
+  }
+  @exclusivity(unchecked) @usableFromInline weak var uncheckedCore: DriverCore?
 
   public init(
     name: String, bus: BusType, identity: DeviceIdentity, parent: Device? = nil,
@@ -103,11 +153,11 @@ public final class Device: CustomStringConvertible {
     self.bus = bus
     self.identity = identity
     self.parent = parent
-    self.resources = resources
-    self.configSpace = configSpace
-    self.irqCount = irqCount
-    self.iommu = iommu
-    self.streamIDs = streamIDs
+    self.uncheckedResources = resources
+    self.uncheckedConfigSpace = configSpace
+    self.uncheckedIRQCount = irqCount
+    self.uncheckedIOMMU = iommu
+    self.uncheckedStreamIDs = streamIDs
     parent?.children.append(self)
   }
 

@@ -5,24 +5,29 @@ import Memory
 /// registered drivers, probing with deferral, device links and `device_shutdown()`.
 public final class DriverCore {
   public let kernel: Kernel
+  // The state below is read and changed on every probe; each change is a single store, append
+  // or removal (no callback runs while one is in progress), so dynamic exclusivity checks are
+  // left out.
   /// `devices_kset->list`: registration order, adjusted by link reordering and deferred probing.
   /// `device_shutdown()` walks it from the end.
-  public private(set) var devices: [Device] = []
-  public private(set) var drivers: [any DeviceDriver] = []
-  public private(set) var links: [DeviceLink] = []
+  @exclusivity(unchecked) public private(set) var devices: [Device] = []
+  @exclusivity(unchecked) public private(set) var drivers: [any DeviceDriver] = []
+  @exclusivity(unchecked) public private(set) var links: [DeviceLink] = []
   /// Devices waiting for a retry (`deferred_probe_pending_list`).
-  public private(set) var deferred: [Device] = []
+  @exclusivity(unchecked) public private(set) var deferred: [Device] = []
+  // (Other modules read it through an inlinable accessor: they do not see the attribute.)
   /// Every violation seen, in order.
-  public private(set) var violations: [Violation] = []
+  public var violations: [Violation] { @inlinable get { uncheckedViolations } }
+  @exclusivity(unchecked) @usableFromInline var uncheckedViolations: [Violation] = []
   /// When true, MMIO after shutdown is refused (-ENXIO) instead of only recorded.
-  public var strictEnforcement = false
+  @exclusivity(unchecked) public var strictEnforcement = false
   /// Set by ``initcallsDone()``: from then on a device whose IOMMU never bound probes without it.
-  public private(set) var initcallsComplete = false
+  @exclusivity(unchecked) public private(set) var initcallsComplete = false
   /// Hooks run after the device walk of ``deviceShutdown()``: `machine_shutdown()`'s
   /// `x86_platform.iommu_shutdown()` (intel_iommu_shutdown) is one.
-  public private(set) var lateShutdownHooks: [(name: String, run: () -> Void)] = []
+  @exclusivity(unchecked) public private(set) var lateShutdownHooks: [(name: String, run: () -> Void)] = []
   /// The order in which shutdown callbacks ran during the last ``deviceShutdown()``.
-  public private(set) var shutdownOrder: [String] = []
+  @exclusivity(unchecked) public private(set) var shutdownOrder: [String] = []
 
   /// The machine's physical memory, as the CPU sees it (drivers read and write the tables and
   /// queues they allocated through it).
@@ -36,7 +41,7 @@ public final class DriverCore {
     self.dmaAllocator = dmaAllocator
   }
 
-  func record(_ v: Violation) { violations.append(v) }
+  func record(_ v: Violation) { uncheckedViolations.append(v) }
 
   /// The device named `name`.
   public func device(named name: String) -> Device? { devices.first { $0.name == name } }

@@ -3,7 +3,14 @@
 public final class Kernel {
   /// A label for reports: "old kernel", "kexec kernel", "crash kernel".
   public let name: String
-  public var context: KernelContext
+  // Read by every driver at every step; other modules do not see `@exclusivity(unchecked)`, so
+  // they read it through an inlinable accessor over unchecked storage (plain stores only: no
+  // dynamic exclusivity checks needed).
+  public var context: KernelContext {
+    @inlinable get { uncheckedContext }
+    set { uncheckedContext = newValue }
+  }
+  @exclusivity(unchecked) @usableFromInline var uncheckedContext: KernelContext
   public let clock: SimulatedClock
   public let log: KernelLog
 
@@ -13,7 +20,7 @@ public final class Kernel {
     clock: SimulatedClock = SimulatedClock(), keepsLog: Bool = true
   ) {
     self.name = name
-    self.context = context
+    self.uncheckedContext = context
     self.clock = clock
     self.log = KernelLog(clock: clock, isRecording: keepsLog)
   }

@@ -5,11 +5,17 @@
 /// the kernel would have spent is reported.
 public final class SimulatedClock {
   // Read by every poll and printk; plain stores, never held across a call: no dynamic
-  // exclusivity checks.
-  @exclusivity(unchecked) public private(set) var nanoseconds: UInt64 = 0
+  // exclusivity checks. Other modules do not see `@exclusivity(unchecked)`, so they read
+  // through inlinable accessors over the unchecked storage.
+  public var nanoseconds: UInt64 { @inlinable get { uncheckedNanoseconds } }
+  @exclusivity(unchecked) @usableFromInline var uncheckedNanoseconds: UInt64 = 0
   /// What one turn of a busy-wait loop with no delay costs (an uncached MMIO read plus
   /// `cpu_relax()`); loops such as VT-d's `IOMMU_WAIT_OP` advance time by this much per turn.
-  @exclusivity(unchecked) public var busyWaitStepNanoseconds: UInt64 = 1_000
+  public var busyWaitStepNanoseconds: UInt64 {
+    @inlinable get { uncheckedBusyWaitStep }
+    set { uncheckedBusyWaitStep = newValue }
+  }
+  @exclusivity(unchecked) @usableFromInline var uncheckedBusyWaitStep: UInt64 = 1_000
 
   public init() {}
 
@@ -19,10 +25,10 @@ public final class SimulatedClock {
   /// `ktime_get()`.
   public func ktimeGet() -> UInt64 { nanoseconds }
 
-  public func advance(nanoseconds ns: UInt64) { nanoseconds &+= ns }
+  public func advance(nanoseconds ns: UInt64) { uncheckedNanoseconds &+= ns }
 
   /// `udelay()` / `usleep_range(min, max)` (the model always sleeps `max`).
-  public func udelay(_ us: UInt64) { nanoseconds &+= us &* 1_000 }
+  public func udelay(_ us: UInt64) { uncheckedNanoseconds &+= us &* 1_000 }
 
   /// `[    1.234567]`, the console's timestamp for the current time.
   public var printkTimestamp: String {
@@ -63,7 +69,7 @@ extension SimulatedClock {
     let start = nanoseconds
     let deadline = start &+ timeoutUs &* 1_000
     let step = sleepUs > 0 ? sleepUs &* 1_000 : busyWaitStepNanoseconds
-    if sleepBeforeRead && sleepUs > 0 { nanoseconds &+= step }
+    if sleepBeforeRead && sleepUs > 0 { uncheckedNanoseconds &+= step }
     var reads = 0
     while true {
       let expired = timeoutUs != 0 && nanoseconds > deadline
@@ -75,7 +81,7 @@ extension SimulatedClock {
           value: value, error: satisfied ? nil : .ETIMEDOUT,
           elapsedMicroseconds: (nanoseconds - start) / 1_000, reads: reads)
       }
-      nanoseconds &+= step
+      uncheckedNanoseconds &+= step
     }
   }
 }

@@ -69,10 +69,12 @@ extension Machine {
         return false
       } ?? []
     let results = iommus.map { i in (i.initResults.last ?? nil).map { "\($0)" } ?? "0" }
+    // Closures rather than key paths: a key path reads a stored property with a dynamic
+    // exclusivity check.
     let row = MatrixRow(
-      iommu: iommus.map(\.adapter.name).joined(separator: "+"),
-      scenario: scenario?.rawValue ?? "-", variant: iommus.map(\.variant).joined(separator: "+"),
-      clients: clients.map(\.spec).specText,
+      iommu: iommus.map { $0.adapter.name }.joined(separator: "+"),
+      scenario: scenario?.rawValue ?? "-", variant: iommus.map { $0.variant }.joined(separator: "+"),
+      clients: clients.map { $0.spec }.specText,
       corruptedNewKernelBytes: dma.corruptedNewKernelBytes,
       corruptedCrashKernelBytes: dma.corruptedCrashKernelBytes,
       corruptedDumpBytes: dma.corruptedDumpBytes, unbackedTransactions: dma.unbacked,

@@ -13,7 +13,8 @@ public final class MachineIOMMU {
   public let variant: String
   @exclusivity(unchecked) public internal(set) var binding: (any IOMMUBinding)?
   /// The IOMMU's probe result in each kernel, in boot order (0 or an errno).
-  public internal(set) var initResults: [Errno?] = []
+  // Appended once per boot, read by the outcome: no dynamic exclusivity checks.
+  @exclusivity(unchecked) public internal(set) var initResults: [Errno?] = []
 
   init(adapter: any HandoverIOMMU, variant: String, hardware: any IOMMUHardwareModel) {
     self.adapter = adapter
@@ -36,7 +37,7 @@ public final class MachineClient {
   @exclusivity(unchecked) public internal(set) var busMaster = true
   @exclusivity(unchecked) public internal(set) var device: Device?
   /// Whether the old kernel's `->shutdown()` stopped it.
-  public internal(set) var quiescedByOldKernel = false
+  @exclusivity(unchecked) public internal(set) var quiescedByOldKernel = false
   /// DMA of this client over the whole run, and in the last stage (the verification).
   @exclusivity(unchecked) public internal(set) var stats = DMAStats()
   @exclusivity(unchecked) public internal(set) var finalStageStats = DMAStats()
@@ -108,11 +109,13 @@ public final class Machine {
   public let iommus: [MachineIOMMU]
   public let clients: [MachineClient]
 
-  public internal(set) var kernel: Kernel?
-  public internal(set) var core: DriverCore?
+  // Set by plain stores and appends at each boot, read at every step: no dynamic exclusivity
+  // checks.
+  @exclusivity(unchecked) public internal(set) var kernel: Kernel?
+  @exclusivity(unchecked) public internal(set) var core: DriverCore?
   /// Every kernel that ran, in order, with its driver core.
-  public internal(set) var kernels: [(kernel: Kernel, core: DriverCore)] = []
-  var allocator: DMAAllocator?
+  @exclusivity(unchecked) public internal(set) var kernels: [(kernel: Kernel, core: DriverCore)] = []
+  @exclusivity(unchecked) var allocator: DMAAllocator?
   /// The label of the current kernel's memory (`old`, `new`, `crash`).
   @exclusivity(unchecked) public internal(set) var generation = "old"
   @exclusivity(unchecked) public internal(set) var stage = HandoverStage.oldKernelBoot
@@ -121,9 +124,9 @@ public final class Machine {
 
   /// DMA per stage, indexed by ``HandoverStage/index``.
   @exclusivity(unchecked) var stageTotals = [DMAStats](repeating: DMAStats(), count: HandoverStage.allCases.count)
-  public internal(set) var timeline: [TimelineEvent] = []
-  var registerWrites: [String: [String: Int]] = [:]
-  var loggedLines: [ObjectIdentifier: Int] = [:]
+  @exclusivity(unchecked) public internal(set) var timeline: [TimelineEvent] = []
+  @exclusivity(unchecked) var registerWrites: [String: [String: Int]] = [:]
+  @exclusivity(unchecked) var loggedLines: [ObjectIdentifier: Int] = [:]
   /// Pages the old kernel wrote (tables, queues, DMA): a kexec'd kernel overwrites them.
   var oldKernelPages: [UInt64] { memory.writtenPages }
   @exclusivity(unchecked) public internal(set) var scenario: HandoverScenario?
@@ -168,8 +171,9 @@ public final class Machine {
     self.init(iommus: [(adapter, variant)], clients: clients, options: options, rig: rig)
   }
 
+  // A closure rather than a key path, which reads with a dynamic exclusivity check.
   /// This machine's memory and hardware, for a later machine to power on again.
-  public var rig: MachineRig { MachineRig(memory: memory, hardware: iommus.map(\.hardware)) }
+  public var rig: MachineRig { MachineRig(memory: memory, hardware: iommus.map { $0.hardware }) }
 
   /// DMA of every stage so far.
   /// DMA of one stage so far.

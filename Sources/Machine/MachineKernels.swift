@@ -173,7 +173,8 @@ extension Machine {
             if sample { self.sampleDMA() }
           }
         },
-        clientStreamIDs: clients.filter { $0.iommuIndex == i }.map(\.streamID),
+        // A closure rather than a key path, which reads with a dynamic exclusivity check.
+        clientStreamIDs: clients.filter { $0.iommuIndex == i }.map { $0.streamID },
         registerDevice: { device in
           for client in behind { client.iommu = device }
           if lateModule { late.append { core.register(device) } } else { core.register(device) }
@@ -194,7 +195,9 @@ extension Machine {
       core.register(driver)
     }
     core.initcallsDone()
-    for register in late { register() }
+    // Only a late module has registrations left (reading the captured list costs a dynamic
+    // exclusivity check).
+    if lateModule { for register in late { register() } }
     for iommu in iommus {
       iommu.initResults.append(probeResult(iommu.binding?.device))
     }

@@ -67,5 +67,6 @@ public struct HandoverMatrix {
 
 /// The rigs a matrix keeps between runs, by IOMMU name.
 final class RigCache {
-  var rigs: [String: MachineRig] = [:]
+  // Read and stored once per run, plain accesses: no dynamic exclusivity checks.
+  @exclusivity(unchecked) var rigs: [String: MachineRig] = [:]
 }

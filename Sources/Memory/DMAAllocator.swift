@@ -21,7 +21,8 @@ public final class DMAAllocator {
   /// (kernel/dma/contiguous.c, Linux 7.2) serves allocations larger than a page from it, and
   /// single pages from the page allocator (this pool). Its placement does not depend on what
   /// a kernel did before, so a kexec'd kernel gets the same CMA addresses for the same requests.
-  public var contiguous: DMAAllocator?
+  /// Read by every allocation, set once by whoever builds the pools: unchecked.
+  @exclusivity(unchecked) public var contiguous: DMAAllocator?
 
   /// A pool over `base..<base+size`, which must be RAM; it is given to `owner`.
   public init(memory: PhysicalMemory, base: UInt64, size: UInt64, owner: MemoryOwner) {

@@ -43,9 +43,15 @@ public final class PhysicalMemory {
   /// wants to see writes as they happen (the handover machine only needs which pages were
   /// written, and uses the cheaper ``tracksWrittenPages``).
   @exclusivity(unchecked) public var writeObserver: ((UInt64, Int, MemoryOwner) -> Void)?
+  // The machine sets it from another module, which does not see `@exclusivity(unchecked)`:
+  // an accessor over the unchecked storage.
   /// While set, every page written is noted for ``writtenPages`` (cheaper than an observer:
   /// no call, no owner copied per write).
-  @exclusivity(unchecked) public var tracksWrittenPages = false
+  public var tracksWrittenPages: Bool {
+    @inlinable get { uncheckedTracksWrittenPages }
+    set { uncheckedTracksWrittenPages = newValue }
+  }
+  @exclusivity(unchecked) @usableFromInline var uncheckedTracksWrittenPages = false
   /// Each page as a run of writes reaches it, repeats included (sorted once, when asked).
   @exclusivity(unchecked) private var notedPages: [UInt64] = []
   @exclusivity(unchecked) private var lastNotedPage = UInt64.max

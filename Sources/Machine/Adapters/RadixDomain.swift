@@ -39,9 +39,11 @@ public final class RadixDomain: DMAMapping {
   public let root: UInt64
   /// One past the highest IOVA the domain can map.
   public let aperture: UInt64
+  // Read and advanced on every map; the allocator calls nothing back and the hook is called
+  // after it is read: no dynamic exclusivity checks.
   /// Runs after each map (an IOTLB invalidation where the hardware caches).
-  public var afterMap: () throws(Errno) -> Void = {}
-  private var iovas: IOVAAllocator
+  @exclusivity(unchecked) public var afterMap: () throws(Errno) -> Void = {}
+  @exclusivity(unchecked) private var iovas: IOVAAllocator
 
   /// A domain over the table at `root`, or over a fresh zeroed root page.
   public init(
@@ -113,7 +115,8 @@ public struct IOVAAllocator: Sendable {
 
 /// A domain whose page table the driver model builds: the adapter hands its map function over.
 public final class DriverDomain: DMAMapping {
-  private var iovas: IOVAAllocator
+  // Advanced on every map; the allocator calls nothing back: no dynamic exclusivity checks.
+  @exclusivity(unchecked) private var iovas: IOVAAllocator
   private let mapPages: (_ iova: UInt64, _ physical: UInt64, _ size: UInt64) throws(Errno) -> Void
 
   public init(

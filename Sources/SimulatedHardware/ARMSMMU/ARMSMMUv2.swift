@@ -19,15 +19,17 @@ public final class ARMSMMUv2: IOMMUHardwareModel {
   public let registers: SimulatedRegisterFile
   /// Memory the context banks' translation tables live in (nil: translation faults).
   public let memory: PhysicalMemory?
+  // The state below is read or changed by the register hooks and the router with plain stores
+  // and appends, never while another access is in progress: no dynamic exclusivity checks.
   /// Fault injection: a started TLB sync never completes (GSACTIVE / SACTIVE stay set).
-  public var tlbSyncNeverCompletes = false
+  @exclusivity(unchecked) public var tlbSyncNeverCompletes = false
   /// Every TLB invalidation the silicon received, in order (`TLBIALLH`, `CB0 TLBIASID 0x1`).
-  public private(set) var tlbInvalidations: [String] = []
+  @exclusivity(unchecked) public private(set) var tlbInvalidations: [String] = []
   /// Every fault the router recorded, in order, as a sentence.
-  public private(set) var faultLog: [String] = []
+  @exclusivity(unchecked) public private(set) var faultLog: [String] = []
 
-  var globalSyncReadsLeft = 0
-  var contextSyncReadsLeft: [Int]
+  @exclusivity(unchecked) var globalSyncReadsLeft = 0
+  @exclusivity(unchecked) var contextSyncReadsLeft: [Int]
 
   public init(
     name: String = "smmu-500", configuration: SMMUv2Configuration = .mmu500,

@@ -19,31 +19,34 @@ public final class IntelVTd: IOMMUHardwareModel {
   public let registers: SimulatedRegisterFile
   /// Where root, context and page tables, the invalidation queue and wait status words live.
   public let memory: PhysicalMemory
+  // The state below is read or changed by every register hook, descriptor and translation with
+  // plain stores and appends, never while another access is in progress: no dynamic exclusivity
+  // checks.
   /// QEMU-format trace events, oldest first.
-  public private(set) var events: [String] = []
-  public var recordsEvents = true
+  @exclusivity(unchecked) public private(set) var events: [String] = []
+  @exclusivity(unchecked) public var recordsEvents = true
   /// GSTS bits that keep their value whatever GCMD asks (a status that never arrives).
-  public var stuckStatus: UInt32 = 0
+  @exclusivity(unchecked) public var stuckStatus: UInt32 = 0
   /// PMEN.PRS stays set after EPM is cleared (with ``VTdConfiguration/protectedMemoryRegions``).
-  public var stuckProtectedRegionStatus = false
+  @exclusivity(unchecked) public var stuckProtectedRegionStatus = false
   /// The invalidation queue latches IQT but never fetches descriptors (a wedged unit): wait
   /// descriptors never complete.
-  public var stalledInvalidationQueue = false
+  @exclusivity(unchecked) public var stalledInvalidationQueue = false
   /// Every DMA fault the unit saw, recorded or not (the fault recording register holds one).
-  public internal(set) var faultLog: [VTdFault] = []
+  @exclusivity(unchecked) public internal(set) var faultLog: [VTdFault] = []
 
   // Latched state (QEMU's IntelIOMMUState fields).
-  var rootPointer: UInt64 = 0
-  var rootScalable = false
-  var queueBase: UInt64 = 0
-  var queueEntries = 0
-  var queueWide = false
-  var queueHead = 0
-  var queueTail = 0
-  var queueEnabled = false
-  var lastDescriptorType: UInt64 = 0
-  var interruptTable: UInt64 = 0
-  var interruptTableEntries = 0
+  @exclusivity(unchecked) var rootPointer: UInt64 = 0
+  @exclusivity(unchecked) var rootScalable = false
+  @exclusivity(unchecked) var queueBase: UInt64 = 0
+  @exclusivity(unchecked) var queueEntries = 0
+  @exclusivity(unchecked) var queueWide = false
+  @exclusivity(unchecked) var queueHead = 0
+  @exclusivity(unchecked) var queueTail = 0
+  @exclusivity(unchecked) var queueEnabled = false
+  @exclusivity(unchecked) var lastDescriptorType: UInt64 = 0
+  @exclusivity(unchecked) var interruptTable: UInt64 = 0
+  @exclusivity(unchecked) var interruptTableEntries = 0
 
   public init(
     name: String = "dmar0", configuration: VTdConfiguration = .qemuDefault, memory: PhysicalMemory

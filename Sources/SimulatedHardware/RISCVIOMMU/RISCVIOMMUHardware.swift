@@ -20,7 +20,10 @@ public final class RISCVIOMMUHardware: IOMMUHardwareModel {
   public let memory: PhysicalMemory
   /// Whether this is the platform (`riscv,iommu`) variant, with its own MSI configuration table.
   public let isPlatform: Bool
-  public var faultInjection: RISCVIOMMUFaultInjection {
+  // The state below is read or changed on every command, translation and register hook by plain
+  // stores, single updates or filters whose closures do not touch it, never while another access
+  // is in progress (the interrupt sink is called after it is read): no dynamic exclusivity checks.
+  @exclusivity(unchecked) public var faultInjection: RISCVIOMMUFaultInjection {
     didSet { applyFaultInjection() }
   }
 
@@ -29,19 +32,19 @@ public final class RISCVIOMMUHardware: IOMMUHardwareModel {
     var base: UInt64
     var mask: UInt32
   }
-  var activeQueues: [RISCVIOMMUSpec.Queue: ActiveQueue] = [:]
+  @exclusivity(unchecked) var activeQueues: [RISCVIOMMUSpec.Queue: ActiveQueue] = [:]
 
   /// Every command the hardware consumed, in order (QEMU's `riscv_iommu_cmd` trace event).
-  public internal(set) var processedCommands: [RISCVIOMMUCommandRecord] = []
+  @exclusivity(unchecked) public internal(set) var processedCommands: [RISCVIOMMUCommandRecord] = []
   /// Every fault the hardware reported, whether or not the fault queue could take it.
-  public internal(set) var faults: [RISCVIOMMUFaultRecord] = []
+  @exclusivity(unchecked) public internal(set) var faults: [RISCVIOMMUFaultRecord] = []
   /// Where interrupts go: called with the vector (MSI-X entry or wire) of a cause that became
   /// pending. A machine forwards it to the driver's interrupt handler; nil drops interrupts.
-  public var interruptSink: ((_ vector: Int) -> Void)?
+  @exclusivity(unchecked) public var interruptSink: ((_ vector: Int) -> Void)?
   /// Device contexts cached by the hardware (IODIR.INVAL_DDT drops them).
-  var deviceContextCache: [UInt32: RISCVIOMMUDeviceContext] = [:]
+  @exclusivity(unchecked) var deviceContextCache: [UInt32: RISCVIOMMUDeviceContext] = [:]
   /// First-stage translations cached by the hardware, by device and page (IOTINVAL.VMA drops them).
-  var iotlb: [IOTLBKey: IOTLBEntry] = [:]
+  @exclusivity(unchecked) var iotlb: [IOTLBKey: IOTLBEntry] = [:]
 
   /// The riscv-iommu-pci function's configuration space, built once (a 4 KiB register file
   /// costs more to build than to reset).

@@ -16,23 +16,27 @@ public final class SMMUv3: IOMMUHardwareModel {
   public let name: String
   public let registers: SimulatedRegisterFile
   public let memory: PhysicalMemory
-  public var configuration: SMMUv3Configuration {
+  // The state below is read or changed on every command, translation and register hook by plain
+  // stores, appends, single updates or filters whose closures do not touch it, never while
+  // another access is in progress (the observer is called after it is read): no dynamic
+  // exclusivity checks.
+  @exclusivity(unchecked) public var configuration: SMMUv3Configuration {
     didSet { applyIdentification() }
   }
 
   /// Every command consumed from the command queue, in order (QEMU's `smmuv3_cmdq_opcode`).
-  public internal(set) var consumedCommands: [SMMUv3Command] = []
+  @exclusivity(unchecked) public internal(set) var consumedCommands: [SMMUv3Command] = []
   /// Called for each consumed command as it is consumed (inside the CMDQ_PROD or CR0 write).
-  public var commandObserver: ((SMMUv3Command) -> Void)?
+  @exclusivity(unchecked) public var commandObserver: ((SMMUv3Command) -> Void)?
   /// Every event the SMMU recorded (whether or not the event queue was on to receive it).
-  public internal(set) var events: [SMMUv3Event] = []
+  @exclusivity(unchecked) public internal(set) var events: [SMMUv3Event] = []
   /// CMD_SYNCs that asked for a wired interrupt (CS=IRQ without an MSI address).
-  public internal(set) var syncInterrupts = 0
+  @exclusivity(unchecked) public internal(set) var syncInterrupts = 0
 
   // Configuration and TLB caches: what CFGI_* and TLBI_* invalidate.
-  var steCache: [UInt32: StreamTableEntry] = [:]
-  var cdCache: [CDKey: ContextDescriptor] = [:]
-  var tlb: [TLBKey: TLBEntry] = [:]
+  @exclusivity(unchecked) var steCache: [UInt32: StreamTableEntry] = [:]
+  @exclusivity(unchecked) var cdCache: [CDKey: ContextDescriptor] = [:]
+  @exclusivity(unchecked) var tlb: [TLBKey: TLBEntry] = [:]
 
   public init(
     name: String = "smmuv3", memory: PhysicalMemory,

@@ -116,12 +116,14 @@ public final class DMARDRHDUnit {
   public let regSize: UInt64
   public let segment: UInt16
   public let includeAll: Bool
+  // Set while the DMAR table is parsed and read on every mapping, by plain stores only: no
+  // dynamic exclusivity checks.
   /// Requester IDs of the PCI devices in scope that exist (`devices` after dev-scope init).
-  public internal(set) var devices: [UInt16] = []
+  @exclusivity(unchecked) public internal(set) var devices: [UInt16] = []
   let scopes: [DMARScope]
-  public internal(set) var ignored = false
-  public internal(set) var gfxDedicated = false
-  public internal(set) var iommu: IntelIOMMU?
+  @exclusivity(unchecked) public internal(set) var ignored = false
+  @exclusivity(unchecked) public internal(set) var gfxDedicated = false
+  @exclusivity(unchecked) public internal(set) var iommu: IntelIOMMU?
   init(_ d: DRHDDescription) {
     regBaseAddr = d.address
     regSize = 1 << (UInt64(d.sizeField & 0xf) + 12)

@@ -147,27 +147,30 @@ public final class IntelIOMMU {
   public let seqID: Int
   /// `reg_phys`, `reg_size`.
   public let regPhys: UInt64
-  public internal(set) var regSize: UInt64
+  // The state below is read on every mapping and register step and changed by plain stores and
+  // set updates, never while another access is in progress (none is passed inout): no dynamic
+  // exclusivity checks.
+  @exclusivity(unchecked) public internal(set) var regSize: UInt64
   /// `iommu->reg`: the mapped register set.
   let reg: any WritableRegisterIO
-  public internal(set) var cap = VTdCap(raw: 0)
-  public internal(set) var ecap = VTdEcap(raw: 0)
+  @exclusivity(unchecked) public internal(set) var cap = VTdCap(raw: 0)
+  @exclusivity(unchecked) public internal(set) var ecap = VTdEcap(raw: 0)
   /// The software copy of GCMD (GCMD cannot be read back).
-  public internal(set) var gcmd: UInt32 = 0
-  public internal(set) var flags: IntelIOMMUFlags = []
-  public internal(set) var agaw = 0
-  public internal(set) var msagaw = 0
+  @exclusivity(unchecked) public internal(set) var gcmd: UInt32 = 0
+  @exclusivity(unchecked) public internal(set) var flags: IntelIOMMUFlags = []
+  @exclusivity(unchecked) public internal(set) var agaw = 0
+  @exclusivity(unchecked) public internal(set) var msagaw = 0
   /// `iommu->qi`, set once queued invalidation is enabled.
   var qi: QInval?
   /// `iommu->root_entry`: this kernel's root table.
-  public internal(set) var rootEntry: DMABuffer?
+  @exclusivity(unchecked) public internal(set) var rootEntry: DMABuffer?
   /// `iommu->ir_table`.
   var irTable: IRTable?
   /// `iommu->copied_tables`: requester IDs whose context entry came from the previous kernel.
-  public internal(set) var copiedTables: Set<UInt16> = []
+  @exclusivity(unchecked) public internal(set) var copiedTables: Set<UInt16> = []
   /// Domain IDs in use (`domain_ida`), copied ones included.
-  public internal(set) var domainIDs: Set<Int> = []
-  var faultIRQ = false
+  @exclusivity(unchecked) public internal(set) var domainIDs: Set<Int> = []
+  @exclusivity(unchecked) var faultIRQ = false
   unowned let driver: IntelIOMMUDriver
   weak var drhd: DMARDRHDUnit?
 

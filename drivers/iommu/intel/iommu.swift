@@ -32,44 +32,53 @@ public final class IntelIOMMUDriver {
   public let firmware: DMARDescription?
   /// What `ioremap()` of each DRHD's register base reaches.
   let registerBlocks: [UInt64: any WritableRegisterIO]
+  // The state below is read on every probe and mapping and changed by plain stores and single
+  // updates, never while another access is in progress (none is passed inout): no dynamic
+  // exclusivity checks.
   /// Requester IDs of the PCI functions present, in bus order.
-  public var pciDevices: [UInt16]
+  @exclusivity(unchecked) public var pciDevices: [UInt16]
   /// IOAPIC IDs of the platform (MADT).
-  public var ioapicIDs: [UInt8]
+  @exclusivity(unchecked) public var ioapicIDs: [UInt8]
   /// The PCI functions of display class (`IS_GFX_DEVICE()`).
-  public var graphicsDevices: Set<UInt16> = []
+  @exclusivity(unchecked) public var graphicsDevices: Set<UInt16> = []
   /// `x2apic_supported()` of the CPU.
-  public var x2apicSupported = false
+  @exclusivity(unchecked) public var x2apicSupported = false
   /// The fault event MSI message the x86 vector domain composes (data = vector, address).
-  public var faultMSI: (data: UInt32, address: UInt64) = (0x21, 0xfee0_0000)
+  @exclusivity(unchecked) public var faultMSI: (data: UInt32, address: UInt64) = (0x21, 0xfee0_0000)
 
   // Globals.
-  var dmarDisabled: Bool
-  var noIOMMU = false
-  var intelIOMMUSM = false
-  var tbootNoforce = false
-  var disableIgfx = false
-  var superpage = true
-  var forceOn = false
-  public internal(set) var units: [DMARDRHDUnit] = []
-  var rmrrUnits: [RMRRDescription] = []
-  var tableInitResult: Result<Void, DMARError>?
-  var eimMode = false
-  public internal(set) var irqRemappingEnabled = false
-  var loggedIRPreEnabled = false
+  @exclusivity(unchecked) var dmarDisabled: Bool
+  @exclusivity(unchecked) var noIOMMU = false
+  @exclusivity(unchecked) var intelIOMMUSM = false
+  @exclusivity(unchecked) var tbootNoforce = false
+  @exclusivity(unchecked) var disableIgfx = false
+  @exclusivity(unchecked) var superpage = true
+  @exclusivity(unchecked) var forceOn = false
+  @exclusivity(unchecked) public internal(set) var units: [DMARDRHDUnit] = []
+  @exclusivity(unchecked) var rmrrUnits: [RMRRDescription] = []
+  @exclusivity(unchecked) var tableInitResult: Result<Void, DMARError>?
+  @exclusivity(unchecked) var eimMode = false
+  @exclusivity(unchecked) public internal(set) var irqRemappingEnabled = false
+  @exclusivity(unchecked) var loggedIRPreEnabled = false
+  // (The machine's binding reads it from another module: an inlinable accessor, since other
+  // modules do not see the attribute.)
   /// `intel_iommu_enabled`.
-  public internal(set) var enabled = false
+  public internal(set) var enabled: Bool {
+    @inlinable get { uncheckedEnabled }
+    set { uncheckedEnabled = newValue }
+  }
+  @exclusivity(unchecked) @usableFromInline var uncheckedEnabled = false
   /// What intel_iommu_shutdown() ended with, when it did not return normally.
-  public internal(set) var shutdownFailure: DMARError?
+  @exclusivity(unchecked) public internal(set) var shutdownFailure: DMARError?
   let memory: PhysicalMemory
   /// Devices whose default domain is attached (`info->domain` set).
-  public internal(set) var attached: Set<UInt16> = []
+  @exclusivity(unchecked) public internal(set) var attached: Set<UInt16> = []
   /// Each attached device's second-level page table root.
-  var pageTables: [UInt16: UInt64] = [:]
+  @exclusivity(unchecked) var pageTables: [UInt16: UInt64] = [:]
   /// The DMA default domain of each IOMMU group (keyed by bus and slot): domain ID, page table.
-  var groupDomains: [UInt16: (did: Int, pgd: UInt64)] = [:]
+  @exclusivity(unchecked) var groupDomains: [UInt16: (did: Int, pgd: UInt64)] = [:]
   /// The IOMMU group number of each PCI slot (bus and device), numbered in order of creation.
-  var iommuGroups: [UInt16: Int] = [:]
+  @exclusivity(unchecked) var iommuGroups: [UInt16: Int] = [:]
 
   public init(
     core: DriverCore, firmware: DMARDescription?, registerBlocks: [UInt64: any WritableRegisterIO],

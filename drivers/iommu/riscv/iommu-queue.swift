@@ -8,15 +8,17 @@ import Memory
 
 /// `struct riscv_iommu_queue`.
 public final class RISCVIOMMUQueue {
-  public internal(set) var qid: RISCVIOMMUIntr = .cq
+  // Read for every command and set up at enable time by plain stores, never while another access
+  // is in progress: no dynamic exclusivity checks.
+  @exclusivity(unchecked) public internal(set) var qid: RISCVIOMMUIntr = .cq
   /// Base and control register offsets (`qbr`, `qcr`).
-  public internal(set) var qbr = 0
-  public internal(set) var qcr = 0
+  @exclusivity(unchecked) public internal(set) var qbr = 0
+  @exclusivity(unchecked) public internal(set) var qcr = 0
   /// Index mask: queue length - 1.
-  public internal(set) var mask: UInt32 = 0
+  @exclusivity(unchecked) public internal(set) var mask: UInt32 = 0
   /// Physical address of the ring.
-  public internal(set) var phys: UInt64 = 0
-  var entrySize: UInt64 = 16
+  @exclusivity(unchecked) public internal(set) var phys: UInt64 = 0
+  @exclusivity(unchecked) var entrySize: UInt64 = 16
   /// Unbounded producer, shadow consumer and shadow producer indices.
   // Updated for every command; plain integer stores, never held across a call: no dynamic
   // exclusivity checks.
@@ -24,7 +26,7 @@ public final class RISCVIOMMUQueue {
   @exclusivity(unchecked) var head: UInt32 = 0
   @exclusivity(unchecked) var tail: UInt32 = 0
   /// `queue->iommu`: set while the queue is enabled.
-  public internal(set) var isEnabled = false
+  @exclusivity(unchecked) public internal(set) var isEnabled = false
 
   public init() {}
 

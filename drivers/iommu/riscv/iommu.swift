@@ -21,26 +21,35 @@ public final class RISCVIOMMUDevice {
   /// `iommu->reg`.
   public let reg: IOMem
   public let policy: RISCVIOMMUPolicy
-  public internal(set) var caps = RISCVIOMMUCapabilities(raw: 0)
-  public internal(set) var fctl: UInt32 = 0
+  // The state below is read on every command and attach and changed by plain stores, appends and
+  // removals whose closures do not touch it, never while another access is in progress: no
+  // dynamic exclusivity checks.
+  @exclusivity(unchecked) public internal(set) var caps = RISCVIOMMUCapabilities(raw: 0)
+  @exclusivity(unchecked) public internal(set) var fctl: UInt32 = 0
   /// `irqs_count` and `irqs[]` (Linux virq numbers; 0 means none).
-  public internal(set) var irqsCount = 0
-  public internal(set) var irqs: [UInt32] = Array(repeating: 0, count: RISCV_IOMMU_INTR_COUNT)
-  public internal(set) var icvec: UInt64 = 0
+  @exclusivity(unchecked) public internal(set) var irqsCount = 0
+  @exclusivity(unchecked) public internal(set) var irqs: [UInt32] = Array(repeating: 0, count: RISCV_IOMMU_INTR_COUNT)
+  @exclusivity(unchecked) public internal(set) var icvec: UInt64 = 0
+  // (The machine's binding reads it from another module: an inlinable accessor, since other
+  // modules do not see the attribute.)
   /// `ddt_mode`, `ddt_phys` (the root's physical address); the root is accessed through memory.
-  public internal(set) var ddtMode: RISCVIOMMUDDTPMode = .off
-  public internal(set) var ddtPhys: UInt64 = 0
-  var ddtRootValid = false
+  public internal(set) var ddtMode: RISCVIOMMUDDTPMode {
+    @inlinable get { uncheckedDDTMode }
+    set { uncheckedDDTMode = newValue }
+  }
+  @exclusivity(unchecked) @usableFromInline var uncheckedDDTMode: RISCVIOMMUDDTPMode = .off
+  @exclusivity(unchecked) public internal(set) var ddtPhys: UInt64 = 0
+  @exclusivity(unchecked) var ddtRootValid = false
   /// Whether init_check took a translating IOMMU over by blocking it (`kernel-list`).
-  public internal(set) var blockedHandover = false
+  @exclusivity(unchecked) public internal(set) var blockedHandover = false
   public let cmdq = RISCVIOMMUQueue()
   public let fltq = RISCVIOMMUQueue()
   /// Whether `iommu_device_register()` succeeded.
-  public internal(set) var isRegistered = false
+  @exclusivity(unchecked) public internal(set) var isRegistered = false
   /// Devices attached through `probe_device`, with the domain each one is attached to.
-  public internal(set) var attached: [(device: Device, domain: RISCVIOMMUDomainType)] = []
+  @exclusivity(unchecked) public internal(set) var attached: [(device: Device, domain: RISCVIOMMUDomainType)] = []
   /// Page allocations (`riscv_iommu_get_pages`), released on remove as devres would.
-  var pages: [DMABuffer] = []
+  @exclusivity(unchecked) var pages: [DMABuffer] = []
 
   init(dev: Device, reg: IOMem, policy: RISCVIOMMUPolicy) {
     self.dev = dev

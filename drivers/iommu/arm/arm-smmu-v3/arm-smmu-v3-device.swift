@@ -85,40 +85,49 @@ struct ARMSMMUStrtabConfig {
 public final class ARMSMMUv3Device {
   public let dev: Device
   let base: IOMem
+  // The state below is read on every command and attach and changed by plain stores, appends and
+  // element updates, never while another access is in progress (none is passed inout): no dynamic
+  // exclusivity checks.
   /// Offset of page 1 within the mapping (0 with ARM_SMMU_OPT_PAGE0_REGS_ONLY).
-  var page1: Int = 0x10000
-  public internal(set) var features: ARMSMMUv3Features = []
-  public internal(set) var options: ARMSMMUv3Options = []
-  public internal(set) var ias: UInt32 = 0
-  public internal(set) var oas: UInt32 = 0
-  public internal(set) var asidBits: UInt32 = 0
-  public internal(set) var vmidBits: UInt32 = 0
-  public internal(set) var ssidBits: UInt32 = 0
-  public internal(set) var sidBits: UInt32 = 0
-  public internal(set) var pgsizeBitmap: UInt64 = 0
+  @exclusivity(unchecked) var page1: Int = 0x10000
+  @exclusivity(unchecked) public internal(set) var features: ARMSMMUv3Features = []
+  @exclusivity(unchecked) public internal(set) var options: ARMSMMUv3Options = []
+  @exclusivity(unchecked) public internal(set) var ias: UInt32 = 0
+  @exclusivity(unchecked) public internal(set) var oas: UInt32 = 0
+  @exclusivity(unchecked) public internal(set) var asidBits: UInt32 = 0
+  @exclusivity(unchecked) public internal(set) var vmidBits: UInt32 = 0
+  @exclusivity(unchecked) public internal(set) var ssidBits: UInt32 = 0
+  @exclusivity(unchecked) public internal(set) var sidBits: UInt32 = 0
+  @exclusivity(unchecked) public internal(set) var pgsizeBitmap: UInt64 = 0
   // Touched for every command; only this device's own code reaches them, and nothing it calls
   // while one is passed inout (queue set-up) comes back to the queues: no dynamic checks.
   @exclusivity(unchecked) var cmdq: ARMSMMUQueue
   @exclusivity(unchecked) var evtq: ARMSMMUQueue
   @exclusivity(unchecked) var priq: ARMSMMUQueue
-  var strtab = ARMSMMUStrtabConfig()
+  @exclusivity(unchecked) var strtab = ARMSMMUStrtabConfig()
   /// Named interrupts found (`combined`, `eventq`, `priq`, `gerror`).
-  var combinedIRQ = false
-  var evtqIRQ = false
-  var priqIRQ = false
-  var gerrIRQ = false
+  @exclusivity(unchecked) var combinedIRQ = false
+  @exclusivity(unchecked) var evtqIRQ = false
+  @exclusivity(unchecked) var priqIRQ = false
+  @exclusivity(unchecked) var gerrIRQ = false
   let variant: ARMSMMUv3Variant
   /// Set when the kdump-adopt variant kept the previous kernel's translation.
-  public internal(set) var adopted = false
+  @exclusivity(unchecked) public internal(set) var adopted = false
   /// Set when the kernel-list variant found SMMUEN set but could not make GBPA abort: clearing
   /// SMMUEN on the error path would then let every stream bypass, so it stays set.
-  var mustStayEnabled = false
+  @exclusivity(unchecked) var mustStayEnabled = false
+  // Other modules (the machine's binding) do not see `@exclusivity(unchecked)`: they read it
+  // through an inlinable accessor.
   /// Masters probed behind this SMMU, by stream ID.
-  public internal(set) var masters: [ARMSMMUv3Master] = []
+  public internal(set) var masters: [ARMSMMUv3Master] {
+    @inlinable get { uncheckedMasters }
+    set { uncheckedMasters = newValue }
+  }
+  @exclusivity(unchecked) @usableFromInline var uncheckedMasters: [ARMSMMUv3Master] = []
   /// The name under /sys/class/iommu (`smmu3.%pa`), once registered.
-  public internal(set) var sysfsName: String?
+  @exclusivity(unchecked) public internal(set) var sysfsName: String?
   /// Next ASID to hand out (`arm_smmu_asid_xa`, allocated from 1).
-  var nextASID: UInt16 = 1
+  @exclusivity(unchecked) var nextASID: UInt16 = 1
 
   init(dev: Device, base: IOMem, variant: ARMSMMUv3Variant) {
     self.dev = dev

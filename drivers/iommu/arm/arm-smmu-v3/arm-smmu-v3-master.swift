@@ -9,15 +9,26 @@ public final class ARMSMMUv3Master {
   public let streamIDs: [UInt32]
   /// `iommu_group` id the IOMMU core gave it.
   public let group: Int
+  // Changed by plain stores on attach and shutdown, never while another access is in progress:
+  // no dynamic exclusivity checks. Other modules (the machine's binding) do not see
+  // `@exclusivity(unchecked)`, so they read `domain` and `pgd` through inlinable accessors.
   /// The default domain attached (nil while attach is deferred, or once the kernel-list
   /// shutdown has blocked the master).
-  public internal(set) var domain: DefaultDomainType?
+  public internal(set) var domain: DefaultDomainType? {
+    @inlinable get { uncheckedDomain }
+    set { uncheckedDomain = newValue }
+  }
+  @exclusivity(unchecked) @usableFromInline var uncheckedDomain: DefaultDomainType?
   /// Linear CD table (one CD: no PASIDs) and the stage-1 or stage-2 page table root.
-  public internal(set) var cdTable: DMABuffer?
+  @exclusivity(unchecked) public internal(set) var cdTable: DMABuffer?
   /// The root of the domain's page table (io-pgtable's pgd), where DMA mappings would go.
-  public internal(set) var pgd: DMABuffer?
-  public internal(set) var asid: UInt16 = 0
-  public internal(set) var vmid: UInt16 = 0
+  public internal(set) var pgd: DMABuffer? {
+    @inlinable get { uncheckedPGD }
+    set { uncheckedPGD = newValue }
+  }
+  @exclusivity(unchecked) @usableFromInline var uncheckedPGD: DMABuffer?
+  @exclusivity(unchecked) public internal(set) var asid: UInt16 = 0
+  @exclusivity(unchecked) public internal(set) var vmid: UInt16 = 0
 
   init(dev: Device, streamIDs: [UInt32], group: Int) {
     self.dev = dev

@@ -46,38 +46,41 @@ public final class ARMSMMUDevice {
   public let base: IOMem
   /// Physical address of the register space (`smmu->ioaddr`).
   public let ioaddr: UInt64
+  // The state below is read on every register access and changed by plain stores and element
+  // updates, never while another access is in progress (no inout use, no callbacks): no dynamic
+  // exclusivity checks.
   /// Holds the resource size until cfg_probe, then the number of global pages (`numpage`).
-  public internal(set) var numpage: Int
-  public internal(set) var pgshift = 12
-  public internal(set) var features: ARMSMMUFeatures = []
-  public internal(set) var version: ARMSMMUArchVersion = .v2
-  public internal(set) var model: ARMSMMUImplementation = .genericSMMU
+  @exclusivity(unchecked) public internal(set) var numpage: Int
+  @exclusivity(unchecked) public internal(set) var pgshift = 12
+  @exclusivity(unchecked) public internal(set) var features: ARMSMMUFeatures = []
+  @exclusivity(unchecked) public internal(set) var version: ARMSMMUArchVersion = .v2
+  @exclusivity(unchecked) public internal(set) var model: ARMSMMUImplementation = .genericSMMU
   /// Whether `arm_smmu_impl_init()` installed MMU-500's `reset` hook.
-  public internal(set) var hasMMU500Reset = false
-  public internal(set) var numContextBanks = 0
-  public internal(set) var numS2ContextBanks = 0
+  @exclusivity(unchecked) public internal(set) var hasMMU500Reset = false
+  @exclusivity(unchecked) public internal(set) var numContextBanks = 0
+  @exclusivity(unchecked) public internal(set) var numS2ContextBanks = 0
   /// `context_map`: banks in use.
-  public internal(set) var contextMap = Set<Int>()
+  @exclusivity(unchecked) public internal(set) var contextMap = Set<Int>()
   /// `cbs[i].cfg`: nil for an unassigned bank.
-  public internal(set) var cbs: [ARMSMMUContextBank?] = []
-  public internal(set) var numMappingGroups = 0
-  public internal(set) var streamidMask: UInt16 = 0
-  public internal(set) var smrMaskMask: UInt16 = 0
+  @exclusivity(unchecked) public internal(set) var cbs: [ARMSMMUContextBank?] = []
+  @exclusivity(unchecked) public internal(set) var numMappingGroups = 0
+  @exclusivity(unchecked) public internal(set) var streamidMask: UInt16 = 0
+  @exclusivity(unchecked) public internal(set) var smrMaskMask: UInt16 = 0
   /// nil without stream matching (stream indexing).
-  public internal(set) var smrs: [ARMSMMUSMR]?
-  public internal(set) var s2crs: [ARMSMMUS2CR] = []
-  public internal(set) var vaSize = 0
-  public internal(set) var ipaSize = 0
-  public internal(set) var paSize = 0
-  public internal(set) var pgsizeBitmap: UInt64 = 0
-  public internal(set) var numContextIRQs = 0
+  @exclusivity(unchecked) public internal(set) var smrs: [ARMSMMUSMR]?
+  @exclusivity(unchecked) public internal(set) var s2crs: [ARMSMMUS2CR] = []
+  @exclusivity(unchecked) public internal(set) var vaSize = 0
+  @exclusivity(unchecked) public internal(set) var ipaSize = 0
+  @exclusivity(unchecked) public internal(set) var paSize = 0
+  @exclusivity(unchecked) public internal(set) var pgsizeBitmap: UInt64 = 0
+  @exclusivity(unchecked) public internal(set) var numContextIRQs = 0
   /// The module parameters as this SMMU's probe read them.
-  public internal(set) var disableBypass: Bool
-  public internal(set) var forceStage: Int
+  @exclusivity(unchecked) public internal(set) var disableBypass: Bool
+  @exclusivity(unchecked) public internal(set) var forceStage: Int
   /// Set by the kernel-list switch: the RMR step must not set CLIENTPD.
-  var keepsClientPortEnabled = false
+  @exclusivity(unchecked) var keepsClientPortEnabled = false
   /// Masters attached through ``ARMSMMUDriver/probeDevice(_:)``: `dev_iommu_priv` (`smendx`).
-  var masters: [ObjectIdentifier: [Int]] = [:]
+  @exclusivity(unchecked) var masters: [ObjectIdentifier: [Int]] = [:]
 
   init(dev: Device, base: IOMem, ioaddr: UInt64, disableBypass: Bool, forceStage: Int) {
     self.dev = dev
