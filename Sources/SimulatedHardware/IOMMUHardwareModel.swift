@@ -37,3 +37,13 @@ public protocol IOMMUHardwareModel: AnyObject {
   /// A power-on reset (a cold boot; kexec and kdump do not reset the IOMMU).
   func powerOnReset()
 }
+
+extension Dictionary {
+  /// Drops the cached entries `shouldRemove` picks. Most invalidation commands find nothing to
+  /// drop, and `filter` built a new dictionary (an allocation and a rehash of every entry kept)
+  /// for each of them; it is used only when something matches.
+  mutating func removeAll(where shouldRemove: (Element) -> Bool) {
+    guard contains(where: shouldRemove) else { return }
+    self = filter { !shouldRemove($0) }
+  }
+}

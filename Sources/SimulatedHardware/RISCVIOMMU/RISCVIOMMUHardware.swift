@@ -29,7 +29,31 @@ public final class RISCVIOMMUHardware: IOMMUHardwareModel {
     var base: UInt64
     var mask: UInt32
   }
-  var activeQueues: [RISCVIOMMUSpec.Queue: ActiveQueue] = [:]
+  /// The latched queues, one slot per queue: a dictionary hashed the queue on every CQT
+  /// write, fault record and software-index write.
+  struct ActiveQueues {
+    var command: ActiveQueue?
+    var fault: ActiveQueue?
+    var pageRequest: ActiveQueue?
+
+    subscript(queue: RISCVIOMMUSpec.Queue) -> ActiveQueue? {
+      get {
+        switch queue {
+        case .command: command
+        case .fault: fault
+        case .pageRequest: pageRequest
+        }
+      }
+      set {
+        switch queue {
+        case .command: command = newValue
+        case .fault: fault = newValue
+        case .pageRequest: pageRequest = newValue
+        }
+      }
+    }
+  }
+  var activeQueues = ActiveQueues()
 
   /// Every command the hardware consumed, in order (QEMU's `riscv_iommu_cmd` trace event).
   public internal(set) var processedCommands: [RISCVIOMMUCommandRecord] = []
@@ -74,9 +98,11 @@ public final class RISCVIOMMUHardware: IOMMUHardwareModel {
     if let fixed = configuration.fixedInterruptVectors {
       registers.poke(fixed & 0xffff, .qword, at: RISCVIOMMUSpec.icvec)
     }
-    activeQueues = [:]
-    deviceContextCache = [:]
-    iotlb = [:]
+    activeQueues = ActiveQueues()
+    // Emptied in place: the model lives from one handover to the next, and caches that keep
+    // their storage do not grow (rehashing) again in each.
+    deviceContextCache.removeAll(keepingCapacity: true)
+    iotlb.removeAll(keepingCapacity: true)
   }
 
   /// DDTP.MODE as the hardware holds it now.
@@ -214,7 +240,7 @@ public final class RISCVIOMMUHardware: IOMMUHardwareModel {
   }
 
   func invalidateAllCaches() {
-    deviceContextCache = [:]
-    iotlb = [:]
+    deviceContextCache.removeAll(keepingCapacity: true)
+    iotlb.removeAll(keepingCapacity: true)
   }
 }

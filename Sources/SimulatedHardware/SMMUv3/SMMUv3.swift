@@ -52,9 +52,11 @@ public final class SMMUv3: IOMMUHardwareModel {
   public func powerOnReset() {
     registers.reset()
     applyIdentification()
-    steCache = [:]
-    cdCache = [:]
-    tlb = [:]
+    // Emptied in place: the model lives from one handover to the next, and caches that keep
+    // their storage do not grow (rehashing) again in each.
+    steCache.removeAll(keepingCapacity: true)
+    cdCache.removeAll(keepingCapacity: true)
+    tlb.removeAll(keepingCapacity: true)
   }
 
   private func applyIdentification() {
