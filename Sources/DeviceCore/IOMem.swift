@@ -114,7 +114,16 @@ public final class IOMem {
   public func pollTimeout<T>(
     sleepUs: UInt64, timeoutUs: UInt64, _ op: () throws(Errno) -> T, until cond: (T) -> Bool
   ) throws(Errno) -> Polled<T> {
-    guard let clock = device.kernel?.clock else { throw .ENODEV }
+    guard let clock = kernelClock else { throw .ENODEV }
     return try clock.readPollTimeout(sleepUs: sleepUs, timeoutUs: timeoutUs, op, until: cond)
   }
+
+  /// The device's kernel's clock, kept once found (a kernel's clock is a `let`, and a device
+  /// stays in its kernel): each poll reached it through the device's weak `core`.
+  private var kernelClock: SimulatedClock? {
+    if let clock = cachedClock { return clock }
+    cachedClock = device.kernel?.clock
+    return cachedClock
+  }
+  private var cachedClock: SimulatedClock?
 }
