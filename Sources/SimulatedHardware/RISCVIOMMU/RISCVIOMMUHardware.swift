@@ -63,7 +63,7 @@ public final class RISCVIOMMUHardware: IOMMUHardwareModel {
   /// pending. A machine forwards it to the driver's interrupt handler; nil drops interrupts.
   public var interruptSink: ((_ vector: Int) -> Void)?
   /// Device contexts cached by the hardware (IODIR.INVAL_DDT drops them).
-  var deviceContextCache: [UInt32: RISCVIOMMUDeviceContext] = [:]
+  var deviceContextCache = SmallCache<UInt32, RISCVIOMMUDeviceContext>()
   /// First-stage translations cached by the hardware, by device and page (IOTINVAL.VMA drops them).
   var iotlb: [IOTLBKey: IOTLBEntry] = [:]
 

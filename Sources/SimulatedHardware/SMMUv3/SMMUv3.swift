@@ -30,8 +30,8 @@ public final class SMMUv3: IOMMUHardwareModel {
   public internal(set) var syncInterrupts = 0
 
   // Configuration and TLB caches: what CFGI_* and TLBI_* invalidate.
-  var steCache: [UInt32: StreamTableEntry] = [:]
-  var cdCache: [CDKey: ContextDescriptor] = [:]
+  var steCache = SmallCache<UInt32, StreamTableEntry>()
+  var cdCache = SmallCache<CDKey, ContextDescriptor>()
   var tlb: [TLBKey: TLBEntry] = [:]
 
   public init(
