@@ -1,7 +1,8 @@
-/// A hardware configuration cache holding a few entries (one per stream, substream or device
-/// in use), searched in order. The models look an entry up on every DMA transaction, and
-/// hashing the key cost more than comparing it with the handful of keys cached; it has the
-/// subset of `Dictionary`'s interface the models use.
+/// A hardware cache holding few entries (configuration: one per stream, substream or device in
+/// use; translation: the pages mapped since the last invalidation, a few dozen at most in a
+/// handover), searched in order. The models look entries up on every DMA transaction, and
+/// hashing the key cost more than comparing it with the keys cached; it has the subset of
+/// `Dictionary`'s interface the models use.
 struct SmallCache<Key: Equatable, Value> {
   private var entries: [(key: Key, value: Value)] = []
 

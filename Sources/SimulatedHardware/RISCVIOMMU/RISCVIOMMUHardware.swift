@@ -65,7 +65,7 @@ public final class RISCVIOMMUHardware: IOMMUHardwareModel {
   /// Device contexts cached by the hardware (IODIR.INVAL_DDT drops them).
   var deviceContextCache = SmallCache<UInt32, RISCVIOMMUDeviceContext>()
   /// First-stage translations cached by the hardware, by device and page (IOTINVAL.VMA drops them).
-  var iotlb: [IOTLBKey: IOTLBEntry] = [:]
+  var iotlb = SmallCache<IOTLBKey, IOTLBEntry>()
 
   /// The riscv-iommu-pci function's configuration space, built once (a 4 KiB register file
   /// costs more to build than to reset).

@@ -32,7 +32,7 @@ public final class SMMUv3: IOMMUHardwareModel {
   // Configuration and TLB caches: what CFGI_* and TLBI_* invalidate.
   var steCache = SmallCache<UInt32, StreamTableEntry>()
   var cdCache = SmallCache<CDKey, ContextDescriptor>()
-  var tlb: [TLBKey: TLBEntry] = [:]
+  var tlb = SmallCache<TLBKey, TLBEntry>()
 
   public init(
     name: String = "smmuv3", memory: PhysicalMemory,
