@@ -37,14 +37,3 @@ public protocol IOMMUHardwareModel: AnyObject {
   /// A power-on reset (a cold boot; kexec and kdump do not reset the IOMMU).
   func powerOnReset()
 }
-
-extension Dictionary {
-  /// Drops the cached entries `shouldRemove` picks, in place. `filter` built a new dictionary
-  /// (an allocation and a rehash of every entry kept) for every invalidation command, most of
-  /// which find nothing to drop, and the smaller dictionary then grew again as the cache
-  /// refilled. The keys are gathered first: a dictionary cannot change while it is iterated.
-  mutating func removeAll(where shouldRemove: (Element) -> Bool) {
-    guard contains(where: shouldRemove) else { return }
-    for key in compactMap({ shouldRemove($0) ? $0.key : nil }) { removeValue(forKey: key) }
-  }
-}
