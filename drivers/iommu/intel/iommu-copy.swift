@@ -226,9 +226,24 @@ extension IntelIOMMUDriver {
   /// intel_iommu_map_pages() through the DMA API), creating page-table levels as needed.
   public func mapPage(rid: UInt16, iova: UInt64, phys: UInt64) throws(DMARError) {
     guard let pgd = pageTables[rid], let iommu = iommu(for: rid) else { throw .errno(.ENODEV) }
+    try mapPage(pgd: pgd, agaw: iommu.agaw, iova: iova, phys: phys)
+  }
+
+  /// 4 KiB read/write mappings of `size` bytes, `iova` → `phys`, in the device's default
+  /// domain: intel_iommu_map_pages() with a page count, the domain's table and unit looked up
+  /// once for all its pages.
+  public func mapPages(rid: UInt16, iova: UInt64, phys: UInt64, size: UInt64) throws(DMARError) {
+    guard size > 0 else { return }
+    guard let pgd = pageTables[rid], let iommu = iommu(for: rid) else { throw .errno(.ENODEV) }
+    for offset in stride(from: UInt64(0), to: size, by: 4096) {
+      try mapPage(pgd: pgd, agaw: iommu.agaw, iova: iova + offset, phys: phys + offset)
+    }
+  }
+
+  private func mapPage(pgd: UInt64, agaw: Int, iova: UInt64, phys: UInt64) throws(DMARError) {
     var table = pgd
     do {
-      for level in stride(from: iommu.agaw + 2, to: 1, by: -1) {
+      for level in stride(from: agaw + 2, to: 1, by: -1) {
         let slot = table + ((iova >> UInt64(12 + 9 * (level - 1))) & 0x1ff) * 8
         var pte = try memory.read64(slot)
         if pte & 3 == 0 {
