@@ -13,10 +13,17 @@ public final class IOMem {
   public unowned let device: Device
   public let resource: DeviceResource
   public private(set) var lastError: IOError?
+  /// The backend's size and access widths, read once (a register block's never change):
+  /// accesses are checked here, instead of asking the backend through its existential (and,
+  /// for the machine's tap, through its base's) twice on every access.
+  private let ioSize: Int
+  private let ioWidths: AccessWidths
 
   init(device: Device, resource: DeviceResource) {
     self.device = device
     self.resource = resource
+    ioSize = resource.io.size
+    ioWidths = resource.io.supportedWidths
   }
 
   public var size: Int { resource.size }
@@ -40,14 +47,22 @@ public final class IOMem {
     return .EINVAL
   }
 
+  /// ``MMIO/RegisterIO/read(_:at:)`` with the size and widths at hand.
   public func read(_ width: AccessWidth, at offset: Int) throws(Errno) -> UInt64 {
     try admit(offset)
-    do { return try resource.io.read(width, at: offset) } catch { throw fail(error) }
+    do {
+      try checkRegisterAccess(width, at: offset, size: ioSize, supportedWidths: ioWidths)
+      return try resource.io.uncheckedRead(width, at: offset)
+    } catch { throw fail(error) }
   }
 
+  /// ``MMIO/WritableRegisterIO/write(_:_:at:)`` with the size and widths at hand.
   public func write(_ value: UInt64, _ width: AccessWidth, at offset: Int) throws(Errno) {
     try admit(offset)
-    do { try resource.io.write(value, width, at: offset) } catch { throw fail(error) }
+    do {
+      try checkRegisterAccess(width, at: offset, size: ioSize, supportedWidths: ioWidths)
+      try resource.io.uncheckedWrite(value & width.valueMask, width, at: offset)
+    } catch { throw fail(error) }
   }
 
   public func readb(_ offset: Int) throws(Errno) -> UInt8 {
@@ -99,7 +114,16 @@ public final class IOMem {
   public func pollTimeout<T>(
     sleepUs: UInt64, timeoutUs: UInt64, _ op: () throws(Errno) -> T, until cond: (T) -> Bool
   ) throws(Errno) -> Polled<T> {
-    guard let clock = device.kernel?.clock else { throw .ENODEV }
+    guard let clock = kernelClock else { throw .ENODEV }
     return try clock.readPollTimeout(sleepUs: sleepUs, timeoutUs: timeoutUs, op, until: cond)
   }
+
+  /// The device's kernel's clock, kept once found (a kernel's clock is a `let`, and a device
+  /// stays in its kernel): each poll reached it through the device's weak `core`.
+  private var kernelClock: SimulatedClock? {
+    if let clock = cachedClock { return clock }
+    cachedClock = device.kernel?.clock
+    return cachedClock
+  }
+  private var cachedClock: SimulatedClock?
 }

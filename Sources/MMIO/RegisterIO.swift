@@ -20,19 +20,29 @@ public protocol WritableRegisterIO: RegisterIO {
   func uncheckedWrite(_ value: UInt64, _ width: AccessWidth, at offset: Int) throws(IOError)
 }
 
+/// The one place where accesses are validated, for a backend of `size` bytes that implements
+/// `supportedWidths`. A caller that keeps these at hand (they never change for a backend)
+/// checks without asking the backend on every access.
+@inlinable @inline(__always)
+public func checkRegisterAccess(
+  _ width: AccessWidth, at offset: Int, size: Int, supportedWidths: AccessWidths
+) throws(IOError) {
+  guard supportedWidths.supports(width) else {
+    throw .unsupportedWidth(offset: offset, width: width)
+  }
+  guard offset >= 0, offset <= size &- width.rawValue else {
+    throw .outOfBounds(offset: offset, width: width, size: size)
+  }
+  guard offset & (width.rawValue &- 1) == 0 else {
+    throw .misaligned(offset: offset, width: width)
+  }
+}
+
 extension RegisterIO {
-  /// The one place where accesses are validated.
+  /// Validates an access (``checkRegisterAccess(_:at:size:supportedWidths:)``).
   @inlinable @inline(__always)
   public func checkAccess(_ width: AccessWidth, at offset: Int) throws(IOError) {
-    guard supportedWidths.supports(width) else {
-      throw .unsupportedWidth(offset: offset, width: width)
-    }
-    guard offset >= 0, offset <= size &- width.rawValue else {
-      throw .outOfBounds(offset: offset, width: width, size: size)
-    }
-    guard offset & (width.rawValue &- 1) == 0 else {
-      throw .misaligned(offset: offset, width: width)
-    }
+    try checkRegisterAccess(width, at: offset, size: size, supportedWidths: supportedWidths)
   }
 
   /// Reads a `width`-wide value at `offset`, checked.

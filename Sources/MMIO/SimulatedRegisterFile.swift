@@ -258,17 +258,21 @@ public final class SimulatedRegisterFile: WritableRegisterIO {
   @usableFromInline
   func writeWithHooks(_ value: UInt64, _ width: AccessWidth, at offset: Int) {
     let index = Int(registerIndex[offset])
-    let d = definitions[index]
-    let old = storage.load(d.width, at: d.offset)
+    // The register's place, read without copying its definition (and retaining its name):
+    // the whole definition is copied only into the event a write hook receives.
+    let (base, registerWidth) = (definitions[index].offset, definitions[index].width)
+    let old = storage.load(registerWidth, at: base)
     storage.store(masked(value, width, at: offset), width, at: offset)
     if let legalize = legalizeHooks[index] {
-      let proposed = storage.load(d.width, at: d.offset)
-      storage.store(legalize(old, proposed) & d.width.valueMask, d.width, at: d.offset)
+      let proposed = storage.load(registerWidth, at: base)
+      storage.store(legalize(old, proposed) & registerWidth.valueMask, registerWidth, at: base)
     }
-    let new = storage.load(d.width, at: d.offset)
-    writeHooks[index]?(
+    guard let hook = writeHooks[index] else { return }
+    let new = storage.load(registerWidth, at: base)
+    hook(
       self,
       WriteEvent(
-        register: d, offset: offset, width: width, value: value, oldValue: old, newValue: new))
+        register: definitions[index], offset: offset, width: width, value: value, oldValue: old,
+        newValue: new))
   }
 }

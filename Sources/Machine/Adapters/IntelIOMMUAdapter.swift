@@ -112,11 +112,9 @@ final class IntelBinding: IOMMUBinding {
     if driver.kernel.context.defaultDomainType == .identity { return DirectMapping() }
     let driver = driver
     return DriverDomain(aperture: aperture) { iova, physical, size throws(Errno) in
-      for offset in stride(from: UInt64(0), to: size, by: Int(PhysicalMemory.pageSize)) {
-        do throws(DMARError) {
-          try driver.mapPage(rid: rid, iova: iova + offset, phys: physical + offset)
-        } catch { throw error.errno }
-      }
+      do throws(DMARError) {
+        try driver.mapPages(rid: rid, iova: iova, phys: physical, size: size)
+      } catch { throw error.errno }
     }
   }
 }

@@ -96,7 +96,9 @@ public final class RadixDomain: DMAMapping {
 /// IOVAs from the top of the device's DMA mask, clamped to the domain's aperture, downwards.
 public struct IOVAAllocator: Sendable {
   public let aperture: UInt64
-  private var next: [UInt64: UInt64] = [:]
+  /// The next top per limit. A domain sees one or two limits (its devices' DMA masks), so a
+  /// list is searched: a dictionary, built for every domain of every kernel, cost more.
+  private var next: [(limit: UInt64, top: UInt64)] = []
 
   public init(aperture: UInt64) { self.aperture = aperture }
 
@@ -105,10 +107,11 @@ public struct IOVAAllocator: Sendable {
   /// allocates top-down).
   public mutating func allocate(size: UInt64, dmaMask: UInt64) throws(Errno) -> UInt64 {
     let limit = min(dmaMask == ~0 ? aperture : dmaMask &+ 1, aperture)
-    let top = next[limit] ?? limit
+    let slot = next.firstIndex { $0.limit == limit }
+    let top = slot.map { next[$0].top } ?? limit
     let pages = (size + PhysicalMemory.pageSize - 1) & ~(PhysicalMemory.pageSize - 1)
     guard top >= pages else { throw .ENOSPC }
-    next[limit] = top - pages
+    if let slot { next[slot].top = top - pages } else { next.append((limit, top - pages)) }
     return top - pages
   }
 }

@@ -77,10 +77,10 @@ extension RISCVIOMMUHardware {
       if function == 1 && pscidValid { return .illegal }
       let pscid = UInt32((d0 >> 12) & 0xf_ffff)
       let page = d1 >> 10
-      iotlb = iotlb.filter { key, entry in
+      iotlb.removeAll { key, entry in
         let pageMatches = !addressValid || key.page == page
         let pscidMatches = !pscidValid || entry.pscid == pscid
-        return !(pageMatches && pscidMatches)
+        return pageMatches && pscidMatches
       }
       return .done
     case (RISCVIOMMUSpec.opcodeIOFENCE, 0):
@@ -104,9 +104,9 @@ extension RISCVIOMMUHardware {
       if deviceValid {
         let did = UInt32(d0 >> 40)
         deviceContextCache[did] = nil
-        iotlb = iotlb.filter { $0.key.deviceID != did }
+        iotlb.removeAll { $0.key.deviceID == did }
       } else {
-        deviceContextCache = [:]
+        deviceContextCache.removeAll(keepingCapacity: true)
       }
       return .done
     case (RISCVIOMMUSpec.opcodeATS, 0), (RISCVIOMMUSpec.opcodeATS, 1):

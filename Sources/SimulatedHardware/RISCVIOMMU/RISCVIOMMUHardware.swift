@@ -32,7 +32,31 @@ public final class RISCVIOMMUHardware: IOMMUHardwareModel {
     var base: UInt64
     var mask: UInt32
   }
-  @exclusivity(unchecked) var activeQueues: [RISCVIOMMUSpec.Queue: ActiveQueue] = [:]
+  /// The latched queues, one slot per queue: a dictionary hashed the queue on every CQT
+  /// write, fault record and software-index write.
+  struct ActiveQueues {
+    var command: ActiveQueue?
+    var fault: ActiveQueue?
+    var pageRequest: ActiveQueue?
+
+    subscript(queue: RISCVIOMMUSpec.Queue) -> ActiveQueue? {
+      get {
+        switch queue {
+        case .command: command
+        case .fault: fault
+        case .pageRequest: pageRequest
+        }
+      }
+      set {
+        switch queue {
+        case .command: command = newValue
+        case .fault: fault = newValue
+        case .pageRequest: pageRequest = newValue
+        }
+      }
+    }
+  }
+  @exclusivity(unchecked) var activeQueues = ActiveQueues()
 
   /// Every command the hardware consumed, in order (QEMU's `riscv_iommu_cmd` trace event).
   @exclusivity(unchecked) public internal(set) var processedCommands: [RISCVIOMMUCommandRecord] = []
@@ -42,9 +66,9 @@ public final class RISCVIOMMUHardware: IOMMUHardwareModel {
   /// pending. A machine forwards it to the driver's interrupt handler; nil drops interrupts.
   @exclusivity(unchecked) public var interruptSink: ((_ vector: Int) -> Void)?
   /// Device contexts cached by the hardware (IODIR.INVAL_DDT drops them).
-  @exclusivity(unchecked) var deviceContextCache: [UInt32: RISCVIOMMUDeviceContext] = [:]
+  @exclusivity(unchecked) var deviceContextCache = SmallCache<UInt32, RISCVIOMMUDeviceContext>()
   /// First-stage translations cached by the hardware, by device and page (IOTINVAL.VMA drops them).
-  @exclusivity(unchecked) var iotlb: [IOTLBKey: IOTLBEntry] = [:]
+  @exclusivity(unchecked) var iotlb = SmallCache<IOTLBKey, IOTLBEntry>()
 
   /// The riscv-iommu-pci function's configuration space, built once (a 4 KiB register file
   /// costs more to build than to reset).
@@ -77,9 +101,11 @@ public final class RISCVIOMMUHardware: IOMMUHardwareModel {
     if let fixed = configuration.fixedInterruptVectors {
       registers.poke(fixed & 0xffff, .qword, at: RISCVIOMMUSpec.icvec)
     }
-    activeQueues = [:]
-    deviceContextCache = [:]
-    iotlb = [:]
+    activeQueues = ActiveQueues()
+    // Emptied in place: the model lives from one handover to the next, and caches that keep
+    // their storage do not grow (rehashing) again in each.
+    deviceContextCache.removeAll(keepingCapacity: true)
+    iotlb.removeAll(keepingCapacity: true)
   }
 
   /// DDTP.MODE as the hardware holds it now.
@@ -217,7 +243,7 @@ public final class RISCVIOMMUHardware: IOMMUHardwareModel {
   }
 
   func invalidateAllCaches() {
-    deviceContextCache = [:]
-    iotlb = [:]
+    deviceContextCache.removeAll(keepingCapacity: true)
+    iotlb.removeAll(keepingCapacity: true)
   }
 }

@@ -60,11 +60,22 @@ public enum RISCVIOMMUSpec {
     case fault = 1
     case pageRequest = 3
 
-    public var base: Int { [RISCVIOMMUSpec.cqb, RISCVIOMMUSpec.fqb, 0, RISCVIOMMUSpec.pqb][rawValue] }
+    // Switches, not arrays indexed by rawValue: these are read on every queue register hook.
+    public var base: Int {
+      switch self {
+      case .command: RISCVIOMMUSpec.cqb
+      case .fault: RISCVIOMMUSpec.fqb
+      case .pageRequest: RISCVIOMMUSpec.pqb
+      }
+    }
     public var head: Int { base + 8 }
     public var tail: Int { base + 12 }
     public var csr: Int {
-      [RISCVIOMMUSpec.cqcsr, RISCVIOMMUSpec.fqcsr, 0, RISCVIOMMUSpec.pqcsr][rawValue]
+      switch self {
+      case .command: RISCVIOMMUSpec.cqcsr
+      case .fault: RISCVIOMMUSpec.fqcsr
+      case .pageRequest: RISCVIOMMUSpec.pqcsr
+      }
     }
     /// The index software owns: the tail of the command queue, the head of the others.
     public var softwareIndex: Int { self == .command ? tail : head }

@@ -72,7 +72,7 @@ extension RISCVIOMMUHardware {
     if let cached = deviceContextCache[did] { return cached }
     let extended = configuration.msiFlat
     // Device-ID split per level: 6/9/9 bits (extended format) or 7/9/8 (base format).
-    let ddiBits: [UInt32] = extended ? [6, 15, 24] : [7, 16, 24]
+    let ddiBits: SIMD3<UInt32> = extended ? [6, 15, 24] : [7, 16, 24]  // inline, no array
     let depth = Int(mode.rawValue - RISCVIOMMUDDTMode.oneLevel.rawValue)
     guard UInt64(did) < (1 << UInt64(ddiBits[depth])) else {
       throw Fault(cause: RISCVIOMMUSpec.causeTransactionTypeDisallowed, reason: "device ID too wide for \(mode)")
@@ -92,13 +92,12 @@ extension RISCVIOMMUHardware {
       table = (entry & RISCVIOMMUSpec.ppnMask) << 2
     }
     let leaf = UInt64(did & (extended ? 0x3f : 0x7f)) * (extended ? 64 : 32)
-    var words: [UInt64] = []
-    words.reserveCapacity(4)  // one allocation, not one per doubling
+    var words = SIMD4<UInt64>()  // inline: no array per walk
     for i in 0..<4 {
       guard let w = try? memory.read64(table + leaf + UInt64(8 * i)) else {
         throw Fault(cause: RISCVIOMMUSpec.causeDDTEntryLoadAccessFault, reason: "device context load access fault")
       }
-      words.append(w)
+      words[i] = w
     }
     let context = RISCVIOMMUDeviceContext(tc: words[0], iohgatp: words[1], ta: words[2], fsc: words[3])
     guard context.isValid else {

@@ -34,9 +34,9 @@ public final class SMMUv3: IOMMUHardwareModel {
   @exclusivity(unchecked) public internal(set) var syncInterrupts = 0
 
   // Configuration and TLB caches: what CFGI_* and TLBI_* invalidate.
-  @exclusivity(unchecked) var steCache: [UInt32: StreamTableEntry] = [:]
-  @exclusivity(unchecked) var cdCache: [CDKey: ContextDescriptor] = [:]
-  @exclusivity(unchecked) var tlb: [TLBKey: TLBEntry] = [:]
+  @exclusivity(unchecked) var steCache = SmallCache<UInt32, StreamTableEntry>()
+  @exclusivity(unchecked) var cdCache = SmallCache<CDKey, ContextDescriptor>()
+  @exclusivity(unchecked) var tlb = SmallCache<TLBKey, TLBEntry>()
 
   public init(
     name: String = "smmuv3", memory: PhysicalMemory,
@@ -56,9 +56,11 @@ public final class SMMUv3: IOMMUHardwareModel {
   public func powerOnReset() {
     registers.reset()
     applyIdentification()
-    steCache = [:]
-    cdCache = [:]
-    tlb = [:]
+    // Emptied in place: the model lives from one handover to the next, and caches that keep
+    // their storage do not grow (rehashing) again in each.
+    steCache.removeAll(keepingCapacity: true)
+    cdCache.removeAll(keepingCapacity: true)
+    tlb.removeAll(keepingCapacity: true)
   }
 
   private func applyIdentification() {

@@ -149,16 +149,16 @@ extension SMMUv3 {
     case .cfgiCD:
       cdCache[CDKey(streamID: c.streamID, substreamID: c.substreamID)] = nil
     case .cfgiCDAll:
-      cdCache = cdCache.filter { $0.key.streamID != c.streamID }
+      cdCache.removeAll { $0.key.streamID == c.streamID }
     case .tlbiNHAll, .tlbiNSNHAll, .tlbiEL2All, .tlbiEL3All:
-      tlb = [:]
+      tlb.removeAll(keepingCapacity: true)
     case .tlbiNHASID, .tlbiEL2ASID:
-      tlb = tlb.filter { $0.value.asid != c.asid }
+      tlb.removeAll { $0.value.asid == c.asid }
     case .tlbiS12VMAll:
-      tlb = tlb.filter { $0.value.vmid != c.vmid }
+      tlb.removeAll { $0.value.vmid == c.vmid }
     case .tlbiNHVA, .tlbiNHVAA, .tlbiEL2VA, .tlbiEL2VAA, .tlbiEL3VA, .tlbiS2IPA:
       let page = c.words.1 & UInt64.mask(12...63)
-      tlb = tlb.filter { $0.key.page != page }
+      tlb.removeAll { $0.key.page == page }
     case .sync:
       completeSync(c)
     }
@@ -178,7 +178,7 @@ extension SMMUv3 {
   }
 
   private func invalidateConfig(streamIDs: ClosedRange<UInt32>) {
-    steCache = steCache.filter { !streamIDs.contains($0.key) }
-    cdCache = cdCache.filter { !streamIDs.contains($0.key.streamID) }
+    steCache.removeAll { streamIDs.contains($0.key) }
+    cdCache.removeAll { streamIDs.contains($0.key.streamID) }
   }
 }

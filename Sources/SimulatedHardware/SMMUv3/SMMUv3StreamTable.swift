@@ -3,7 +3,8 @@ import Memory
 
 /// A stream table entry as the SMMU decodes it (8 doublewords; the fields routing needs).
 public struct StreamTableEntry: Sendable, Hashable {
-  public var words: [UInt64]
+  /// Inline (no array to allocate per fetch, or to retain per cached lookup).
+  public var words: SIMD8<UInt64>
 
   /// STE.Config.
   public enum Config: UInt64, Sendable, Hashable {
@@ -30,7 +31,8 @@ public struct StreamTableEntry: Sendable, Hashable {
 
 /// A stage-1 context descriptor as the SMMU decodes it.
 public struct ContextDescriptor: Sendable, Hashable {
-  public var words: [UInt64]
+  /// Inline (no array to allocate per fetch, or to retain per cached lookup).
+  public var words: SIMD8<UInt64>
   public var t0sz: UInt64 { words[0][bits: 0...5] }
   public var tg0: UInt64 { words[0][bits: 6...7] }
   public var epd0: Bool { words[0][bit: 14] }
@@ -179,11 +181,10 @@ extension SMMUv3 {
     } else {
       address = base + UInt64(sid) * 64
     }
-    var words: [UInt64] = []
-    words.reserveCapacity(8)  // one allocation, not one per doubling
+    var words = SIMD8<UInt64>()
     for i in 0..<8 {
       guard let w = try? memory.read64(address + UInt64(i) * 8) else { return .failure(.steFetch) }
-      words.append(w)
+      words[i] = w
     }
     let ste = StreamTableEntry(words: words)
     steCache[sid] = ste
@@ -198,11 +199,10 @@ extension SMMUv3 {
     guard UInt64(substreamID) < UInt64(1) << ste.s1CDMax else { return .failure(.badSubstreamID) }
     guard ste.s1Format == 0 else { return .failure(.badCD) }  // 2-level CD tables: not modelled
     let address = ste.s1ContextPointer + UInt64(substreamID) * 64
-    var words: [UInt64] = []
-    words.reserveCapacity(8)  // one allocation, not one per doubling
+    var words = SIMD8<UInt64>()
     for i in 0..<8 {
       guard let w = try? memory.read64(address + UInt64(i) * 8) else { return .failure(.cdFetch) }
-      words.append(w)
+      words[i] = w
     }
     let cd = ContextDescriptor(words: words)
     guard cd.valid else { return .failure(.badCD) }

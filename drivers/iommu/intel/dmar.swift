@@ -216,10 +216,7 @@ extension IntelIOMMUDriver {
     }
   }
 
-  private func hex16(_ v: UInt64) -> String {
-    let s = String(v, radix: 16)
-    return "0x" + String(repeating: "0", count: max(0, 14 - s.count)) + s
-  }
+  private func hex16(_ v: UInt64) -> String { hex(v, digits: 14) }
 
   /// Mirrors dmar_parse_one_drhd() and dmar_register_drhd_unit(), drivers/iommu/intel/dmar.c
   /// (Linux 7.2).
@@ -260,7 +257,7 @@ extension IntelIOMMUDriver {
     let ver = try iommu.readl(DMARReg.VER)
     pr(
       .info,
-      "\(iommu.name): reg_base_addr \(String(unit.regBaseAddr, radix: 16)) ver \(ver >> 4 & 0xf):\(ver & 0xf) cap \(String(iommu.cap.raw, radix: 16)) ecap \(String(iommu.ecap.raw, radix: 16))"
+      "\(iommu.name): reg_base_addr \(plainHex(unit.regBaseAddr)) ver \(ver >> 4 & 0xf):\(ver & 0xf) cap \(plainHex(iommu.cap.raw)) ecap \(plainHex(iommu.ecap.raw))"
     )
     let sts = try iommu.readl(DMARReg.GSTS)
     if sts & DMAGcmd.IRE != 0 { iommu.gcmd |= DMAGcmd.IRE }

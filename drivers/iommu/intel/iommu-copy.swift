@@ -123,9 +123,25 @@ extension IntelIOMMUDriver {
     let slot = rid >> 3
     let group = iommuGroups[slot] ?? iommuGroups.count
     iommuGroups[slot] = group
-    func x2(_ v: UInt16) -> String { (v < 16 ? "0" : "") + String(v, radix: 16) }
-    let name = "0000:\(x2(rid >> 8)):\(x2(rid >> 3 & 0x1f)).\(String(rid & 7, radix: 16))"
-    kernel.printk(.info, "pci \(name): Adding to iommu group \(group)")
+    kernel.printk(.info, "pci \(Self.pciName(rid)): Adding to iommu group \(group)")
+  }
+
+  /// `pci_name()` of a requester ID: `0000:bb:dd.f`, its digits written straight into the
+  /// string (this is logged for every device in every kernel, and `String(radix:)` pieces
+  /// interpolated cost more than the rest of the group step).
+  static func pciName(_ rid: UInt16) -> String {
+    func digit(_ v: UInt16) -> UInt8 {
+      let d = UInt8(truncatingIfNeeded: v & 0xf)
+      return d < 10 ? UInt8(ascii: "0") + d : UInt8(ascii: "a") - 10 + d
+    }
+    let (bus, slot, function) = (rid >> 8, rid >> 3 & 0x1f, rid & 7)
+    // 12 bytes: a small string, stored inline.
+    return String(unsafeUninitializedCapacity: 12) { b in
+      for i in 0..<4 { b[i] = UInt8(ascii: "0") }
+      (b[4], b[5], b[6], b[7]) = (UInt8(ascii: ":"), digit(bus >> 4), digit(bus), UInt8(ascii: ":"))
+      (b[8], b[9], b[10], b[11]) = (digit(slot >> 4), digit(slot), UInt8(ascii: "."), digit(function))
+      return 12
+    }
   }
 
   /// The unit a device is behind.
@@ -210,9 +226,24 @@ extension IntelIOMMUDriver {
   /// intel_iommu_map_pages() through the DMA API), creating page-table levels as needed.
   public func mapPage(rid: UInt16, iova: UInt64, phys: UInt64) throws(DMARError) {
     guard let pgd = pageTables[rid], let iommu = iommu(for: rid) else { throw .errno(.ENODEV) }
+    try mapPage(pgd: pgd, agaw: iommu.agaw, iova: iova, phys: phys)
+  }
+
+  /// 4 KiB read/write mappings of `size` bytes, `iova` → `phys`, in the device's default
+  /// domain: intel_iommu_map_pages() with a page count, the domain's table and unit looked up
+  /// once for all its pages.
+  public func mapPages(rid: UInt16, iova: UInt64, phys: UInt64, size: UInt64) throws(DMARError) {
+    guard size > 0 else { return }
+    guard let pgd = pageTables[rid], let iommu = iommu(for: rid) else { throw .errno(.ENODEV) }
+    for offset in stride(from: UInt64(0), to: size, by: 4096) {
+      try mapPage(pgd: pgd, agaw: iommu.agaw, iova: iova + offset, phys: phys + offset)
+    }
+  }
+
+  private func mapPage(pgd: UInt64, agaw: Int, iova: UInt64, phys: UInt64) throws(DMARError) {
     var table = pgd
     do {
-      for level in stride(from: iommu.agaw + 2, to: 1, by: -1) {
+      for level in stride(from: agaw + 2, to: 1, by: -1) {
         let slot = table + ((iova >> UInt64(12 + 9 * (level - 1))) & 0x1ff) * 8
         var pte = try memory.read64(slot)
         if pte & 3 == 0 {

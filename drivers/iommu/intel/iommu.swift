@@ -92,6 +92,12 @@ public final class IntelIOMMUDriver {
     self.variant = variant
     self.memory = core.memory ?? PhysicalMemory()
     dmarDisabled = !core.kernel.context.config.intelIOMMUDefaultOn
+    // Sized once for the devices there are (each gets a group and, attached, a page table):
+    // growing from empty reallocated and rehashed them several times in every kernel.
+    attached.reserveCapacity(pciDevices.count)
+    pageTables.reserveCapacity(pciDevices.count)
+    groupDomains.reserveCapacity(pciDevices.count)
+    iommuGroups.reserveCapacity(pciDevices.count)
   }
 
   /// `iommu_alloc_pages_node_sz()`: zeroed pages from this kernel's memory.

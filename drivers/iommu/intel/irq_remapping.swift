@@ -66,14 +66,15 @@ extension IntelIOMMUDriver {
   /// Mirrors parse_ioapics_under_ir(), drivers/iommu/intel/irq_remapping.c (Linux 7.2) and ir_parse_one_ioapic_scope(): every IOAPIC of the
   /// platform must sit under an IR unit's IOAPIC scope.
   func parseIOAPICsUnderIR() -> Bool {
-    var found: Set<UInt8> = []
+    // `ir_ioapic[]`: a handful of entries, searched (a set cost more to build than to search).
+    var found: [UInt8] = []
     for unit in units {
       guard let iommu = unit.iommu, iommu.ecap.irSupport else { continue }
       for s in unit.scopes where s.kind == .ioapic {
         pr(
           .info,
-          "IOAPIC id \(s.enumerationID) under DRHD base  0x\(String(unit.regBaseAddr, radix: 16)) IOMMU \(iommu.seqID)")
-        found.insert(s.enumerationID)
+          "IOAPIC id \(s.enumerationID) under DRHD base  \(hex(unit.regBaseAddr)) IOMMU \(iommu.seqID)")
+        found.append(s.enumerationID)
       }
     }
     for id in ioapicIDs where !found.contains(id) {

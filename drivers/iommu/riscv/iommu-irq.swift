@@ -74,8 +74,8 @@ extension RISCVIOMMUDevice {
     let devid = hdr >> 40
     if err != 0 {
       dev.warn(
-        "Fault \(err) devid: 0x\(String(devid, radix: 16)) iotval: \(String(iotval, radix: 16)) "
-          + "iotval2: \(String(iotval2, radix: 16))")
+        "Fault \(err) devid: 0x\(plainHex(devid)) iotval: \(plainHex(iotval)) "
+          + "iotval2: \(plainHex(iotval2))")
     }
   }
 

@@ -118,8 +118,5 @@ public final class RISCVIOMMUPCIDriver: DeviceDriver {
     return msi
   }
 
-  private func hex4(_ v: UInt16) -> String {
-    let s = String(v, radix: 16)
-    return String(repeating: "0", count: max(0, 4 - s.count)) + s
-  }
+  private func hex4(_ v: UInt16) -> String { plainHex(v, digits: 4) }
 }

@@ -55,10 +55,13 @@ public final class RISCVIOMMUDevice {
     self.dev = dev
     self.reg = reg
     self.policy = policy
+    memory = dev.core?.memory
   }
 
   var kernel: Kernel? { dev.kernel }
-  var memory: PhysicalMemory? { dev.core?.memory }
+  /// The driver core's memory (a `let` there), taken once at probe: every command and
+  /// directory access reached it through the device's weak `core`.
+  let memory: PhysicalMemory?
 
   /// Mirrors riscv_iommu_readq() / riscv_iommu_readl() / riscv_iommu_writeq() / riscv_iommu_writel(),
   /// drivers/iommu/riscv/iommu.h (Linux 7.2).

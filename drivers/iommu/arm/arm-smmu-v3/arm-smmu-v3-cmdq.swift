@@ -46,11 +46,11 @@ extension ARMSMMUv3Device {
   }
 
   func queuePollInit() -> QueuePoll {
-    QueuePoll(timeout: (kernel?.clock.ktimeGet() ?? 0) + ARM_SMMU_POLL_TIMEOUT_US * 1_000)
+    QueuePoll(timeout: (clock?.ktimeGet() ?? 0) + ARM_SMMU_POLL_TIMEOUT_US * 1_000)
   }
 
   func queuePoll(_ qp: inout QueuePoll) -> Bool {
-    guard let clock = kernel?.clock else { return false }
+    guard let clock else { return false }
     if clock.ktimeGet() > qp.timeout { return false }
     if qp.spinCount < ARM_SMMU_POLL_SPIN_COUNT {
       clock.advance(nanoseconds: clock.busyWaitStepNanoseconds)
@@ -67,7 +67,9 @@ extension ARMSMMUv3Device {
   /// (Linux 7.2), for one CPU: wait for space, write the commands (and a CMD_SYNC) into the
   /// queue, publish PROD, and with a sync wait for it: by MSI write into the sync slot when
   /// ARM_SMMU_OPT_MSIPOLL is set, else by reading CMDQ_CONS until it has passed the sync.
-  func cmdqIssueCmdlist(_ commands: [ARMSMMUCommand], sync: Bool) throws(Errno) {
+  ///
+  /// Generic over the list so a single command or a lazily mapped one needs no array.
+  func cmdqIssueCmdlist(_ commands: some Collection<ARMSMMUCommand>, sync: Bool) throws(Errno) {
     let n = UInt32(commands.count + (sync ? 1 : 0))
     var qp = queuePollInit()
     while !cmdq.hasSpace(n) {
@@ -144,12 +146,12 @@ extension ARMSMMUv3Device {
 
   /// Mirrors arm_smmu_cmdq_issue_cmd(), drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c (Linux 7.2).
   func cmdqIssueCmd(_ command: ARMSMMUCommand) throws(Errno) {
-    try cmdqIssueCmdlist([command], sync: false)
+    try cmdqIssueCmdlist(CollectionOfOne(command), sync: false)
   }
 
   /// Mirrors arm_smmu_cmdq_issue_cmd_with_sync(), drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c
   /// (Linux 7.2).
   func cmdqIssueCmdWithSync(_ command: ARMSMMUCommand) throws(Errno) {
-    try cmdqIssueCmdlist([command], sync: true)
+    try cmdqIssueCmdlist(CollectionOfOne(command), sync: true)
   }
 }

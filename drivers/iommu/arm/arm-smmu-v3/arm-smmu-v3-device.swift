@@ -133,6 +133,8 @@ public final class ARMSMMUv3Device {
     self.dev = dev
     self.base = base
     self.variant = variant
+    memory = dev.core?.memory
+    clock = dev.kernel?.clock
     cmdq = ARMSMMUQueue(
       name: "cmdq", entryDwords: Queue.CMDQ_ENT_DWORDS, prodRegister: Reg.CMDQ_PROD,
       consRegister: Reg.CMDQ_CONS)
@@ -144,7 +146,11 @@ public final class ARMSMMUv3Device {
 
   var kernel: Kernel? { dev.kernel }
   var isKdumpKernel: Bool { kernel?.isKdumpKernel ?? false }
-  var memory: PhysicalMemory? { dev.core?.memory }
+  /// The driver core's memory and the kernel's clock, both `let`s there, taken once at probe:
+  /// every command and poll reached them through the device's weak `core` (neither refers back
+  /// to the driver, so holding them makes no cycle).
+  let memory: PhysicalMemory?
+  let clock: SimulatedClock?
 
   // Register accessors (readl_relaxed / writel_relaxed / writeq_relaxed).
   func readl(_ offset: Int) throws(Errno) -> UInt32 { try base.readl(offset) }

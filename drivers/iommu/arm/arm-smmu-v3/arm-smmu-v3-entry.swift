@@ -1,6 +1,11 @@
 import Kernel
 import MMIO
 
+/// `__le64 data[8]`: the eight doublewords of an STE or CD, held inline. Arrays cost an
+/// allocation for each entry built, each `used()` mask and each read-back in
+/// arm_smmu_write_entry(), several per STE or CD write.
+typealias EntryWords = SIMD8<UInt64>
+
 /// Stream table entry fields and constructors (`STRTAB_STE_*`, arm_smmu_make_*_ste()).
 enum STE {
   static let V: UInt64 = 1 << 0
@@ -36,16 +41,16 @@ enum STE {
   static let S2TTB_MASK = UInt64.mask(4...51)
 
   /// Mirrors arm_smmu_make_abort_ste(), drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c (Linux 7.2).
-  static var abort: [UInt64] {
-    var e = [UInt64](repeating: 0, count: 8)
+  static var abort: EntryWords {
+    var e = EntryWords()
     e[0] = V
     e[0][bits: CFG] = CFG_ABORT
     return e
   }
 
   /// Mirrors arm_smmu_make_bypass_ste(), drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c (Linux 7.2).
-  static var bypass: [UInt64] {
-    var e = [UInt64](repeating: 0, count: 8)
+  static var bypass: EntryWords {
+    var e = EntryWords()
     e[0] = V
     e[0][bits: CFG] = CFG_BYPASS
     e[1][bits: SHCFG] = SHCFG_INCOMING
@@ -54,8 +59,8 @@ enum STE {
 
   /// Mirrors arm_smmu_get_ste_used(), drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c (Linux 7.2):
   /// the bits the SMMU reads in the entry's current configuration.
-  static func used(_ ent: [UInt64]) -> [UInt64] {
-    var used = [UInt64](repeating: 0, count: 8)
+  static func used(_ ent: EntryWords) -> EntryWords {
+    var used = EntryWords()
     used[0] = V
     guard ent[0] & V != 0 else { return used }
     used[0] |= UInt64.mask(CFG)
@@ -98,11 +103,11 @@ enum CD {
   static let TTB0_MASK = UInt64.mask(4...51)
 
   /// Mirrors arm_smmu_get_cd_used(), drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c (Linux 7.2).
-  static func used(_ ent: [UInt64]) -> [UInt64] {
-    var used = [UInt64](repeating: 0, count: 8)
+  static func used(_ ent: EntryWords) -> EntryWords {
+    var used = EntryWords()
     used[0] = V
     guard ent[0] & V != 0 else { return used }
-    used = [UInt64](repeating: ~0, count: 8)
+    used = EntryWords(repeating: ~0)
     if ent[0] & EPD0 != 0 {
       // EPD0 means T0SZ/TG0/IR0/OR0/SH0/TTB0 are ignored.
       used[0] &= ~(UInt64.mask(T0SZ) | UInt64.mask(TG0) | UInt64.mask(IRGN0) | UInt64.mask(ORGN0) | UInt64.mask(SH0))
@@ -118,20 +123,20 @@ extension ARMSMMUv3Device {
   /// step that changed something: hitlessly when only one qword's used bits change, else by
   /// clearing V first.
   func writeEntry(
-    at address: UInt64, target: [UInt64], used: ([UInt64]) -> [UInt64], vBit: UInt64,
+    at address: UInt64, target: EntryWords, used: (EntryWords) -> EntryWords, vBit: UInt64,
     sync: () throws(Errno) -> Void
   ) throws(Errno) {
-    var entry: [UInt64] = []
-    for i in 0..<8 { entry.append(try read64(address + UInt64(i) * 8)) }
+    var entry = EntryWords()
+    for i in 0..<8 { entry[i] = try read64(address + UInt64(i) * 8) }
     let curUsed = used(entry)
     let targetUsed = used(target)
-    var unusedUpdate = [UInt64](repeating: 0, count: 8)
+    var unusedUpdate = EntryWords()
     var diff = 0
     for i in 0..<8 {
       unusedUpdate[i] = (entry[i] & curUsed[i]) | (target[i] & ~curUsed[i])
       if unusedUpdate[i] & targetUsed[i] != target[i] { diff |= 1 << i }
     }
-    func set(_ values: [UInt64], _ range: Range<Int>) throws(Errno) {
+    func set(_ values: EntryWords, _ range: Range<Int>) throws(Errno) {
       var changed = false
       for i in range where entry[i] != values[i] {
         entry[i] = values[i]
@@ -158,7 +163,7 @@ extension ARMSMMUv3Device {
 
   /// Mirrors arm_smmu_write_ste(), drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c (Linux 7.2):
   /// each step synced by CFGI_STE + CMD_SYNC, then a PREFETCH_CONFIG for the new entry.
-  func writeSTE(sid: UInt32, target: [UInt64]) throws(Errno) {
+  func writeSTE(sid: UInt32, target: EntryWords) throws(Errno) {
     guard let address = steAddress(sid: sid) else { throw .EINVAL }
     try writeEntry(at: address, target: target, used: STE.used, vBit: STE.V) { () throws(Errno) in
       try cmdqIssueCmdWithSync(.cfgiSTE(sid: sid, leaf: true))

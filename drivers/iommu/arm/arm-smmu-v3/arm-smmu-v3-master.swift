@@ -103,7 +103,7 @@ extension ARMSMMUv3Device {
     guard let pgd = master.pgd, let cdTable = master.cdTable else { throw .ENOMEM }
     let attributes = walkAttributes
     // arm_smmu_make_s1_cd().
-    var cd = [UInt64](repeating: 0, count: 8)
+    var cd = EntryWords()
     cd[0][bits: CD.T0SZ] = 64 - min(features.contains(.vax) ? 52 : 48, 48)
     cd[0][bits: CD.TG0] = 0
     cd[0][bits: CD.IRGN0] = attributes.irgn
@@ -117,10 +117,10 @@ extension ARMSMMUv3Device {
     cd[3] = 0xf404_ff44
     try writeEntry(at: cdTable.address, target: cd, used: CD.used, vBit: CD.V) { () throws(Errno) in
       // arm_smmu_sync_cd(): CFGI_CD for every stream of the master, then CMD_SYNC.
-      try cmdqIssueCmdlist(master.streamIDs.map { .cfgiCD(sid: $0, ssid: 0, leaf: true) }, sync: true)
+      try cmdqIssueCmdlist(master.streamIDs.lazy.map { .cfgiCD(sid: $0, ssid: 0, leaf: true) }, sync: true)
     }
     // arm_smmu_make_cdtable_ste(), S1DSS = SSID0, STRW = NSEL1 (no E2H).
-    var ste = [UInt64](repeating: 0, count: 8)
+    var ste = EntryWords()
     ste[0] = STE.V | (cdTable.address & STE.S1CTXPTR_MASK)
     ste[0][bits: STE.CFG] = STE.CFG_S1_TRANS
     ste[1][bits: STE.S1DSS] = STE.S1DSS_SSID0
@@ -146,7 +146,7 @@ extension ARMSMMUv3Device {
     vtcr[bits: 12...13] = attributes.sh
     vtcr[bits: 16...18] = ipsEncoding
     // arm_smmu_make_s2_domain_ste().
-    var ste = [UInt64](repeating: 0, count: 8)
+    var ste = EntryWords()
     ste[0] = STE.V
     ste[0][bits: STE.CFG] = STE.CFG_S2_TRANS
     ste[1][bits: STE.SHCFG] = STE.SHCFG_INCOMING

@@ -34,9 +34,10 @@ public final class ARMSMMUDriver: DeviceDriver {
   ]
 
   /// The OF match table, then the driver name IORT-created devices match by.
-  public var matchTable: [DeviceMatch] {
-    Self.ofMatch.map { .compatible($0.compatible) } + [.name("arm-smmu")]
-  }
+  public var matchTable: [DeviceMatch] { Self.matchEntries }
+  // Built once: the driver core reads the table for every device it tries to match.
+  private static let matchEntries: [DeviceMatch] =
+    ofMatch.map { .compatible($0.compatible) } + [.name("arm-smmu")]
 
   public var hasShutdown: Bool { true }
 
