@@ -189,8 +189,9 @@ public final class DriverCore {
     for child in device.children {
       if child === target || isDependent(child, on: target) { return true }
     }
-    for consumer in consumers(of: device) {
-      if consumer === target || isDependent(consumer, on: target) { return true }
+    // The links themselves, not ``consumers(of:)``: no array per step of the walk.
+    for link in links where link.supplier === device {
+      if link.consumer === target || isDependent(link.consumer, on: target) { return true }
     }
     return false
   }
@@ -201,7 +202,8 @@ public final class DriverCore {
     devices.remove(at: i)
     devices.append(device)
     for child in device.children { reorderToTail(child) }
-    for consumer in consumers(of: device) { reorderToTail(consumer) }
+    // Reordering changes no link: walk them in place instead of copying the consumers out.
+    for link in links where link.supplier === device { reorderToTail(link.consumer) }
   }
 
   // MARK: Shutdown
@@ -252,12 +254,14 @@ public final class DriverCore {
   /// placement) still DMA-active: one not yet reached by the walk, or one passed over because its
   /// driver has no `->shutdown`, or whose `->shutdown` did not stop its DMA.
   private func checkOrdering(beforeShuttingDown device: Device) {
-    var behind = consumers(of: device)
-    for d in devices where d.iommu === device && !behind.contains(where: { $0 === d }) {
-      behind.append(d)
+    // Linked consumers first, then devices firmware places behind it that are not linked: in
+    // place, without collecting them (most devices have neither).
+    for link in links where link.supplier === device && link.consumer.isDMAActive {
+      record(.iommuShutdownBeforeConsumer(iommu: device.name, consumer: link.consumer.name))
     }
-    for consumer in behind where consumer.isDMAActive {
-      record(.iommuShutdownBeforeConsumer(iommu: device.name, consumer: consumer.name))
+    for d in devices where d.iommu === device && d.isDMAActive {
+      if links.contains(where: { $0.supplier === device && $0.consumer === d }) { continue }
+      record(.iommuShutdownBeforeConsumer(iommu: device.name, consumer: d.name))
     }
   }
 }

@@ -29,6 +29,8 @@ public final class DMAAllocator {
     self.memory = memory
     self.pool = MemoryRegion(base: base, size: size, owner: owner)
     self.free = [(base, size)]
+    // A kernel's drivers make dozens of allocations: grown once, not step by step.
+    allocated.reserveCapacity(64)
     memory.setOwner(owner, base: base, size: size)
   }
 
