@@ -32,9 +32,17 @@ public enum DeviceMatch: Sendable, Hashable, CustomStringConvertible {
     case (.pciClass(let c, let m), .pci(let id)): return id.classCode & m == c & m
     case (.compatible(let c), .platform(let compatible, _)): return compatible.contains(c)
     case (.acpi(let h), .platform(_, let hid)): return hid == h
-    case (.name(let n), .platform): return device.name == n || device.name.hasPrefix(n + ".")
+    case (.name(let n), .platform): return Self.isInstance(device.name, of: n)
     default: return false
     }
+  }
+
+  /// `name` is `base` or `base.<instance>`: compared in place, without building `base + "."`
+  /// for every device a driver is matched against.
+  private static func isInstance(_ name: String, of base: String) -> Bool {
+    guard name.hasPrefix(base) else { return false }
+    let rest = name.utf8.dropFirst(base.utf8.count)
+    return rest.isEmpty || rest.first == UInt8(ascii: ".")
   }
 }
 

@@ -34,6 +34,10 @@ public final class DriverCore {
     self.kernel = kernel
     self.memory = memory
     self.dmaAllocator = dmaAllocator
+    // A kernel registers a handful to a few dozen of each: grown once, not step by step.
+    devices.reserveCapacity(16)
+    drivers.reserveCapacity(16)
+    links.reserveCapacity(16)
   }
 
   func record(_ v: Violation) { violations.append(v) }

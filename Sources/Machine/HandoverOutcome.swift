@@ -69,25 +69,46 @@ extension Machine {
         return false
       } ?? []
     let results = iommus.map { i in (i.initResults.last ?? nil).map { "\($0)" } ?? "0" }
+    // One IOMMU (every run but a test's): its name and variant as they are, nothing joined.
+    let single = iommus.count == 1 ? iommus[0] : nil
+    let recovered = working.reduce(0) { $0 + ($1 ? 1 : 0) }
     let row = MatrixRow(
-      iommu: iommus.map(\.adapter.name).joined(separator: "+"),
-      scenario: scenario?.rawValue ?? "-", variant: iommus.map(\.variant).joined(separator: "+"),
-      clients: clients.map(\.spec).specText,
+      iommu: single?.adapter.name ?? iommus.map(\.adapter.name).joined(separator: "+"),
+      scenario: scenario?.rawValue ?? "-",
+      variant: single?.variant ?? iommus.map(\.variant).joined(separator: "+"),
+      clients: specText(of: clients),
       corruptedNewKernelBytes: dma.corruptedNewKernelBytes,
       corruptedCrashKernelBytes: dma.corruptedCrashKernelBytes,
       corruptedDumpBytes: dma.corruptedDumpBytes, unbackedTransactions: dma.unbacked,
       blockedTransactions: dma.blocked, faults: faults,
-      devicesRecovered: working.filter { $0 }.count, devicesLost: working.filter { !$0 }.count,
-      initResult: results.joined(separator: ";"), orderingViolations: violations.count)
+      devicesRecovered: recovered, devicesLost: working.count - recovered,
+      initResult: results.count == 1 ? results[0] : results.joined(separator: ";"),
+      orderingViolations: violations.count)
+    var stages: [(stage: HandoverStage, dma: DMAStats)] = []
+    stages.reserveCapacity(HandoverStage.allCases.count)
+    for s in HandoverStage.allCases where stageTotals[s.index].transactions > 0 {
+      stages.append((s, stageTotals[s.index]))
+    }
     return HandoverOutcome(
       row: row, dma: dma,
-      stages: HandoverStage.allCases.compactMap { s in
-        stageTotals[s.index].transactions > 0 ? (s, stageTotals[s.index]) : nil
-      },
+      stages: stages,
       clients: zip(clients, working).map { ($0.name, $0.spec.quiesced, $1, $0.stats) },
       nextKernelPollingMicroseconds: (nextBootEnd - nextBootStart) / 1_000,
       handoverMicroseconds: (nextBootEnd - handoverStart) / 1_000,
       violations: violations.map(\.description), timeline: timeline)
+  }
+
+  /// ``Array/specText`` of the clients' specs (`nic:u,storage:q`), written straight into one
+  /// string: every matrix row has one.
+  private func specText(of clients: [MachineClient]) -> String {
+    var text = ""
+    text.reserveCapacity(clients.count * 16)
+    for (i, client) in clients.enumerated() {
+      if i > 0 { text += "," }
+      text += client.spec.kind.rawValue
+      text += client.spec.quiesced ? ":q" : ":u"
+    }
+    return text
   }
 
   /// Runs a whole handover: the old kernel boots and runs, hands over by `scenario`, the next

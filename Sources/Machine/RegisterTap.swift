@@ -5,8 +5,9 @@ import MMIO
 /// routing and counts writes per register for the timeline.
 final class RegisterTap: WritableRegisterIO {
   let base: any WritableRegisterIO
-  /// The hardware's register file, which names the registers.
-  let names: SimulatedRegisterFile
+  /// The hardware's register file, which names the registers. unowned(unsafe): read on every
+  /// write, and the hardware (the machine's, like `iommu` below) outlives every kernel's tap.
+  unowned(unsafe) let names: SimulatedRegisterFile
   /// A handful of offsets: a scan is cheaper than hashing on every write.
   let controlRegisters: [Int]
   // The machine and its IOMMU are called directly on every write (no closure context, no

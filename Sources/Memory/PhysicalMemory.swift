@@ -80,7 +80,8 @@ public final class PhysicalMemory {
     let last = (address + UInt64(max(length, 1)) - 1) >> Self.pageShift
     // Writes come in runs on one page (a table, a queue): note the run once.
     if first == last && first == lastNotedPage { return }
-    notedPages.append(contentsOf: first...last)
+    // One page at a time: appending a range goes through a generic path.
+    for page in first...last { notedPages.append(page) }
     lastNotedPage = last
   }
 
