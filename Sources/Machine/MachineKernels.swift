@@ -152,18 +152,20 @@ extension Machine {
     var late: [() -> Void] = []
     let lateModule = options.iommuDriverLoadedLate
     // PCI enumeration before the IOMMU, where the adapter needs it: the devices exist (no
-    // driver yet) and are placed behind their IOMMU as its device is added. By client index.
-    var early = [Device?](repeating: nil, count: clients.count)
-    for (c, client) in clients.enumerated() where iommus[client.iommuIndex].adapter.clientsEnumeratedFirst {
+    // driver yet) and are placed behind their IOMMU as its device is added. Such a client's
+    // `device` is this kernel's from here on.
+    func enumeratedEarly(_ client: MachineClient) -> Bool {
+      iommus[client.iommuIndex].adapter.clientsEnumeratedFirst
+    }
+    for client in clients where enumeratedEarly(client) {
       let device = makeClientDevice(client)
       client.device = device
-      early[c] = device
       core.register(device)
     }
     for (i, iommu) in iommus.enumerated() {
       var behind: [Device] = []
-      for (c, client) in clients.enumerated() where client.iommuIndex == i {
-        if let device = early[c] { behind.append(device) }
+      for client in clients where client.iommuIndex == i && enumeratedEarly(client) {
+        if let device = client.device { behind.append(device) }
       }
       let boot = KernelBoot(
         kernel: kernel, core: core, memory: memory, allocator: allocator,
@@ -183,14 +185,16 @@ extension Machine {
       iommu.binding = try iommu.adapter.install(iommu.hardware, variant: variants[i], in: boot)
     }
     if stage == .nextKernelIOMMUProbe { enter(.nextKernelClientProbe) }
-    for (c, client) in clients.enumerated() {
-      let device = early[c] ?? makeClientDevice(client)
-      let driver = ClientDriver(client: client, device: device, machine: self)
-      if early[c] == nil {
+    for client in clients {
+      let device: Device
+      if enumeratedEarly(client), let early = client.device {
+        device = early
+      } else {
+        device = makeClientDevice(client)
         client.device = device
         core.register(device)
       }
-      core.register(driver)
+      core.register(ClientDriver(client: client, device: device, machine: self))
     }
     core.initcallsDone()
     for register in late { register() }

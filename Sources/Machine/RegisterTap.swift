@@ -5,17 +5,18 @@ import MMIO
 /// routing and counts writes per register for the timeline.
 final class RegisterTap: WritableRegisterIO {
   let base: any WritableRegisterIO
-  /// The hardware's register file, which names the registers. unowned(unsafe): read on every
-  /// write, and the hardware (the machine's, like `iommu` below) outlives every kernel's tap.
-  unowned(unsafe) let names: SimulatedRegisterFile
+  /// The hardware's register file, which names the registers.
+  let names: SimulatedRegisterFile
   /// A handful of offsets: a scan is cheaper than hashing on every write.
   let controlRegisters: [Int]
-  // The machine and its IOMMU are called directly on every write (no closure context, no
-  // strong retain of an unowned reference per write). unowned(unsafe) is safe here: a tap is
-  // reachable only from the devices and drivers of this machine's kernels, which the machine
-  // owns (`kernels`), and only a running machine's kernels access registers.
-  unowned(unsafe) let machine: Machine
-  unowned(unsafe) let iommu: MachineIOMMU
+  // The machine and its IOMMU, called directly on every write: no closure context, and, used
+  // through `_withUnsafeGuaranteedRef`, no reference counted per write (an unowned reference,
+  // even unowned(unsafe), is retained and released around each call). Not retained: the tap
+  // would close a cycle (machine -> kernels -> devices -> tap). Safe: a tap is reachable only
+  // from the devices and drivers of this machine's kernels, which the machine owns
+  // (`kernels`), and only a running machine's kernels access registers.
+  let machine: Unmanaged<Machine>
+  let iommu: Unmanaged<MachineIOMMU>
   /// The base's size and widths (a register block's never change), read on every checked
   /// access: kept here instead of asked through the existential each time.
   let size: Int
@@ -28,8 +29,8 @@ final class RegisterTap: WritableRegisterIO {
     self.base = base
     self.names = names
     self.controlRegisters = controlRegisters
-    self.machine = machine
-    self.iommu = iommu
+    self.machine = .passUnretained(machine)
+    self.iommu = .passUnretained(iommu)
     size = base.size
     supportedWidths = base.supportedWidths
   }
@@ -41,7 +42,12 @@ final class RegisterTap: WritableRegisterIO {
   func uncheckedWrite(_ value: UInt64, _ width: AccessWidth, at offset: Int) throws(IOError) {
     try base.uncheckedWrite(value, width, at: offset)
     let register = names.registerOffset(at: offset) ?? offset
-    machine.noteRegisterWrite(iommu: iommu, offset: register)
-    if controlRegisters.isEmpty || controlRegisters.contains(register) { machine.sampleDMA() }
+    let sample = controlRegisters.isEmpty || controlRegisters.contains(register)
+    machine._withUnsafeGuaranteedRef { machine in
+      if machine.options.recordTimeline {
+        machine.noteRegisterWrite(iommu: iommu.takeUnretainedValue(), offset: register)
+      }
+      if sample { machine.sampleDMA() }
+    }
   }
 }
