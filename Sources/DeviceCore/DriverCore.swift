@@ -113,7 +113,7 @@ public final class DriverCore {
     }
     device.state = .bound
     device.isBehindActiveIOMMU = behindIOMMU
-    deferred.removeAll { $0 === device }
+    if !deferred.isEmpty { deferred.removeAll { $0 === device } }
     if behindIOMMU, let iommu = device.iommu {
       // arm_smmu_probe_device() / fw_devlink: the master becomes a consumer of its IOMMU.
       try? addLink(supplier: iommu, consumer: device)

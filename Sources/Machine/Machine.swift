@@ -231,7 +231,14 @@ public final class Machine {
   private func perform(_ tx: DMATransaction, from client: MachineClient) {
     var s = DMAStats()
     s.transactions = 1
-    client.device?.noteDMA(bytes: tx.length)
+    // noteDMA() records only DMA after the device's shutdown: its state is checked here, so
+    // that a running device is not retained for a call on every transaction.
+    if let device = client.device {
+      switch device.state {
+      case .shutDown, .removed: device.noteDMA(bytes: tx.length)
+      default: break
+      }
+    }
     let route = iommus[client.iommuIndex].hardware.route(
       streamID: client.streamID, address: tx.iova, isWrite: tx.isWrite)
     let physical: UInt64

@@ -124,6 +124,7 @@ public final class PhysicalMemory {
     if !whole { page.initializeMemory(as: UInt8.self, repeating: 0, count: Int(Self.pageSize)) }
     frames[slot] = page
     PageChunk.addLive(frames, 1)
+    PageChunk.noteUsed(frames, slot: slot)
     pageCount += 1
     return page
   }
@@ -146,13 +147,14 @@ public final class PhysicalMemory {
   /// Takes every page of `chunk` back for reuse (the chunk frees none of them).
   private func recycleFrames(of chunk: PageChunk) {
     var live = PageChunk.live(chunk.frames)
-    for i in 0...Int(PageChunk.mask) where live > 0 {
+    // Only up to the highest frame used since the chunk was last emptied.
+    for i in 0..<PageChunk.end(chunk.frames) where live > 0 {
       guard let page = chunk.frames[i] else { continue }
       recycle(page)
       chunk.frames[i] = nil
       live -= 1
     }
-    PageChunk.addLive(chunk.frames, -PageChunk.live(chunk.frames))
+    PageChunk.empty(chunk.frames)
   }
 
   // MARK: Access
@@ -304,13 +306,14 @@ public final class PhysicalMemory {
 final class PageChunk {
   static let shift: UInt64 = 9
   static let mask: UInt64 = 511
-  /// The 512 frames, then the number of them that hold storage (in the same allocation, so
-  /// that code holding only the frames, as the memory's hot paths do, can keep it).
+  /// The 512 frames, then the number of them that hold storage and the end of the highest
+  /// one given storage since the chunk was last emptied (in the same allocation, so that code
+  /// holding only the frames, as the memory's hot paths do, can keep them).
   let frames: UnsafeMutablePointer<UnsafeMutableRawPointer?>
 
   init() {
-    frames = .allocate(capacity: Int(Self.mask) + 2)
-    frames.initialize(repeating: nil, count: Int(Self.mask) + 2)
+    frames = .allocate(capacity: Int(Self.mask) + 3)
+    frames.initialize(repeating: nil, count: Int(Self.mask) + 3)
   }
 
   /// How many of the frames hold storage.
@@ -318,8 +321,24 @@ final class PageChunk {
     Int(bitPattern: frames[Int(mask) + 1])
   }
 
+  /// Every frame from here on has had no storage since the chunk was last emptied.
+  static func end(_ frames: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> Int {
+    Int(bitPattern: frames[Int(mask) + 2])
+  }
+
   static func addLive(_ frames: UnsafeMutablePointer<UnsafeMutableRawPointer?>, _ delta: Int) {
     frames[Int(mask) + 1] = UnsafeMutableRawPointer(bitPattern: live(frames) + delta)
+  }
+
+  /// Notes that frame `slot` was given storage.
+  static func noteUsed(_ frames: UnsafeMutablePointer<UnsafeMutableRawPointer?>, slot: Int) {
+    if slot >= end(frames) { frames[Int(mask) + 2] = UnsafeMutableRawPointer(bitPattern: slot + 1) }
+  }
+
+  /// Notes that no frame holds storage any more.
+  static func empty(_ frames: UnsafeMutablePointer<UnsafeMutableRawPointer?>) {
+    frames[Int(mask) + 1] = nil
+    frames[Int(mask) + 2] = nil
   }
 
   deinit {
