@@ -17,12 +17,12 @@ final class ClientDriver: DeviceDriver {
   let bus: BusType
   let matchTable: [DeviceMatch]
 
-  /// The driver for `client`, matching the `device` the machine made for it.
-  init(client: MachineClient, device: Device, machine: Machine) {
+  /// The driver for `client`, matching the devices the machine makes for it. It keeps no state
+  /// of its own (the device and the client hold it), so each kernel registers the same one.
+  init(client: MachineClient, machine: Machine) {
     self.client = client
     self.machine = machine
-    bus = device.bus
-    // Made with the client, once for every kernel.
+    bus = client.bus
     matchTable = client.matchTable
   }
 

@@ -152,6 +152,8 @@ public final class Machine {
   /// Pages the old kernel wrote (tables, queues, DMA): a kexec'd kernel overwrites them.
   var oldKernelPages: [UInt64] { memory.writtenPages }
   @exclusivity(unchecked) public internal(set) var scenario: HandoverScenario?
+  /// Each client's driver, made once: it is stateless, and every kernel registers it.
+  private(set) var clientDrivers: [ClientDriver] = []
 
   /// A machine with one IOMMU per adapter (each with its variant) and `clients`, spread over
   /// the IOMMUs in turn.
@@ -194,6 +196,7 @@ public final class Machine {
     // One entry per kernel: the old one and the next.
     kernels.reserveCapacity(2)
     memory.tracksWrittenPages = true
+    clientDrivers = clients.map { ClientDriver(client: $0, machine: self) }
   }
 
   public convenience init(
@@ -220,7 +223,8 @@ public final class Machine {
 
   /// Every running engine issues `count` transactions through its IOMMU as it is right now.
   public func sampleDMA(_ count: Int = 1) {
-    for client in clients where client.canMaster {
+    // `canMaster` once per transaction: the loop's guard also stops a client that cannot.
+    for client in clients {
       for _ in 0..<count {
         guard client.canMaster, let tx = client.engine.next() else { break }
         perform(tx, from: client)
@@ -231,14 +235,7 @@ public final class Machine {
   private func perform(_ tx: DMATransaction, from client: MachineClient) {
     var s = DMAStats()
     s.transactions = 1
-    // noteDMA() records only DMA after the device's shutdown: its state is checked here, so
-    // that a running device is not retained for a call on every transaction.
-    if let device = client.device {
-      switch device.state {
-      case .shutDown, .removed: device.noteDMA(bytes: tx.length)
-      default: break
-      }
-    }
+    client.device?.noteDMA(bytes: tx.length)
     let route = iommus[client.iommuIndex].hardware.route(
       streamID: client.streamID, address: tx.iova, isWrite: tx.isWrite)
     let physical: UInt64

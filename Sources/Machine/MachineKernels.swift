@@ -185,7 +185,7 @@ extension Machine {
       iommu.binding = try iommu.adapter.install(iommu.hardware, variant: variants[i], in: boot)
     }
     if stage == .nextKernelIOMMUProbe { enter(.nextKernelClientProbe) }
-    for client in clients {
+    for (client, driver) in zip(clients, clientDrivers) {
       let device: Device
       if enumeratedEarly(client), let early = client.device {
         device = early
@@ -194,7 +194,7 @@ extension Machine {
         client.device = device
         core.register(device)
       }
-      core.register(ClientDriver(client: client, device: device, machine: self))
+      core.register(driver)
     }
     core.initcallsDone()
     for register in late { register() }

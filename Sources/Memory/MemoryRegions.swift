@@ -7,22 +7,32 @@ struct RegionSpan {
   var owner: Int32
 }
 
+/// The owners a memory has numbered, by number. A scan finds an owner's number: there are a
+/// dozen or so, and comparing them costs less than hashing their strings.
+struct OwnerTable {
+  private(set) var list: [MemoryOwner] = []
+
+  mutating func number(_ owner: MemoryOwner) -> Int32 {
+    if let i = list.firstIndex(of: owner) { return Int32(i) }
+    list.append(owner)
+    return Int32(list.count - 1)
+  }
+}
+
 extension PhysicalMemory {
   /// Regions of RAM, sorted by base, never overlapping.
   public var regions: [MemoryRegion] {
-    spans.map { MemoryRegion(base: $0.base, size: $0.end - $0.base, owner: owners[Int($0.owner)]) }
+    spans.map { MemoryRegion(base: $0.base, size: $0.end - $0.base, owner: owners.list[Int($0.owner)]) }
   }
 
   /// The number this memory gives `owner` (the same for equal owners, for the memory's
   /// lifetime): what accounting that runs per access compares instead of owners' strings.
   public func ownerID(_ owner: MemoryOwner) -> MemoryOwnerID {
-    if let i = owners.firstIndex(of: owner) { return MemoryOwnerID(index: Int32(i)) }
-    owners.append(owner)
-    return MemoryOwnerID(index: Int32(owners.count - 1))
+    MemoryOwnerID(index: owners.number(owner))
   }
 
   /// The owner numbered `id` by ``ownerID(_:)``.
-  public func owner(_ id: MemoryOwnerID) -> MemoryOwner { owners[Int(id.index)] }
+  public func owner(_ id: MemoryOwnerID) -> MemoryOwner { owners.list[Int(id.index)] }
 
   /// Declares RAM at `base..<base+size`, owned by `owner`.
   public func addRAM(base: UInt64, size: UInt64, owner: MemoryOwner = .free) {
@@ -100,7 +110,7 @@ extension PhysicalMemory {
   public func region(containing address: UInt64) -> MemoryRegion? {
     guard let i = regionIndex(containing: address) else { return nil }
     let s = spans[i]
-    return MemoryRegion(base: s.base, size: s.end - s.base, owner: owners[Int(s.owner)])
+    return MemoryRegion(base: s.base, size: s.end - s.base, owner: owners.list[Int(s.owner)])
   }
 
   func regionIndex(containing address: UInt64) -> Int? {
@@ -121,7 +131,7 @@ extension PhysicalMemory {
   /// The owner of `address`, or nil where no RAM is.
   public func owner(of address: UInt64) -> MemoryOwner? {
     guard let i = regionIndex(containing: address) else { return nil }
-    return owners[Int(spans[i].owner)]
+    return owners.list[Int(spans[i].owner)]
   }
 
   /// The number of the owner of `address` (see ``ownerID(_:)``), or nil where no RAM is.

@@ -15,9 +15,9 @@ public final class PhysicalMemory {
   /// Regions of RAM, sorted by base, never overlapping: bounds and an owner numbered in
   /// ``owners``, so lookups and owner changes touch no string and count no reference.
   @exclusivity(unchecked) var spans: [RegionSpan] = []
-  /// Every owner a region was ever given, numbered by position (``MemoryOwnerID``); kept for
-  /// the memory's lifetime, so an id stays valid across ``removeAll()``.
-  @exclusivity(unchecked) var owners: [MemoryOwner] = []
+  /// Every owner a region was ever given, numbered (``MemoryOwnerID``); kept for the memory's
+  /// lifetime, so an id stays valid across ``removeAll()``.
+  var owners = OwnerTable()
   /// No two neighbouring regions have the same owner (true after every ``setOwner``).
   @exclusivity(unchecked) var coalesced = true
   /// Where the last lookup found its region: accesses cluster, so most lookups start there.
@@ -266,7 +266,7 @@ public final class PhysicalMemory {
       materialize(address >> Self.pageShift).storeBytes(
         of: value.littleEndian, toByteOffset: inPage, as: UInt64.self)
       if tracksWrittenPages { noteWritten(address, 8) }
-      if let observer = writeObserver { observer(address, 8, owners[Int(spans[region].owner)]) }
+      if let observer = writeObserver { observer(address, 8, owners.list[Int(spans[region].owner)]) }
       return
     }
     try write((0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }, at: address)
@@ -292,7 +292,7 @@ public final class PhysicalMemory {
       materialize(address >> Self.pageShift).storeBytes(
         of: value.littleEndian, toByteOffset: inPage, as: UInt32.self)
       if tracksWrittenPages { noteWritten(address, 4) }
-      if let observer = writeObserver { observer(address, 4, owners[Int(spans[region].owner)]) }
+      if let observer = writeObserver { observer(address, 4, owners.list[Int(spans[region].owner)]) }
       return
     }
     try write((0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * UInt32($0))) }, at: address)
