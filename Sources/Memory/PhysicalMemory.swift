@@ -261,6 +261,13 @@ public final class PhysicalMemory {
 
   public func write64(_ value: UInt64, at address: UInt64) throws(MemoryError) {
     let inPage = Int(address & (Self.pageSize - 1))
+    // Fastest path: a page that holds data is RAM (as for read64), so with no observer to
+    // name the owner, a store into it needs no region lookup.
+    if inPage & 7 == 0, writeObserver == nil, let page = frame(address >> Self.pageShift) {
+      page.storeBytes(of: value.littleEndian, toByteOffset: inPage, as: UInt64.self)
+      if tracksWrittenPages { noteWritten(address, 8) }
+      return
+    }
     // Fast path: an aligned store inside one page, without building a byte array.
     if inPage & 7 == 0, let region = regionIndex(containing: address) {
       materialize(address >> Self.pageShift).storeBytes(
