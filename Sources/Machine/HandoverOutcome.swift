@@ -68,7 +68,7 @@ extension Machine {
         if case .iommuShutdownBeforeConsumer = $0 { return true }
         return false
       } ?? []
-    let results = iommus.map { i in (i.initResults.last ?? nil).map { "\($0)" } ?? "0" }
+    let results = iommus.map { i in (i.initResults.last ?? nil)?.description ?? "0" }
     // One IOMMU (every run but a test's): its name and variant as they are, nothing joined.
     let single = iommus.count == 1 ? iommus[0] : nil
     let recovered = working.reduce(0) { $0 + ($1 ? 1 : 0) }
