@@ -203,8 +203,11 @@ public final class DriverCore {
   /// `device_reorder_to_tail()`.
   private func reorderToTail(_ device: Device) {
     guard let i = devices.firstIndex(where: { $0 === device }) else { return }
-    devices.remove(at: i)
-    devices.append(device)
+    // Already the tail (a device just added, linked to its IOMMU): nothing moves.
+    if i != devices.count - 1 {
+      devices.remove(at: i)
+      devices.append(device)
+    }
     for child in device.children { reorderToTail(child) }
     // Reordering changes no link: walk them in place instead of copying the consumers out.
     for link in links where link.supplier === device { reorderToTail(link.consumer) }
