@@ -42,7 +42,8 @@ public final class DMAAllocator {
     let size = (size + PhysicalMemory.pageSize - 1) & ~(PhysicalMemory.pageSize - 1)
     let alignment = max(alignment, PhysicalMemory.pageSize)
     // A failed CMA allocation falls back to the page allocator, as dma_direct_alloc() does.
-    if let contiguous, size > PhysicalMemory.pageSize,
+    // (The size first: most allocations are one page, and need not look for a CMA area.)
+    if size > PhysicalMemory.pageSize, let contiguous,
       let buffer = try? contiguous.allocate(size: size, alignment: alignment)
     {
       return buffer

@@ -235,7 +235,17 @@ public final class PhysicalMemory {
         // A chunk with no storage holds only zeros: skip it whole.
         let chunkEnd = min(end, (pfn | PageChunk.mask) + 1)
         if let frames = chunkFrames(pfn >> PageChunk.shift), PageChunk.live(frames) > 0 {
-          for p in pfn..<chunkEnd { dropFrame(p) }
+          // dropFrame() for each page, with the chunk at hand, and only up to its highest
+          // frame with storage.
+          let first = Int(pfn & PageChunk.mask)
+          let last = min(Int((chunkEnd - 1) & PageChunk.mask) + 1, PageChunk.end(frames))
+          for slot in first..<max(first, last) {
+            guard let page = frames[slot] else { continue }
+            recycle(page)
+            frames[slot] = nil
+            PageChunk.addLive(frames, -1)
+            pageCount -= 1
+          }
         }
         pfn = chunkEnd
       }
