@@ -94,7 +94,8 @@ extension PhysicalMemory {
       if r.end > end { result.append(RegionSpan(base: end, end: r.end, owner: r.owner)) }
     }
     var merged: [RegionSpan] = []
-    merged.reserveCapacity(result.count + 2)
+    // Room for the splits that follow (every buffer a driver gives a device adds up to two).
+    merged.reserveCapacity(max(32, result.count + 2))
     for r in result {
       if let last = merged.last, last.end == r.base, last.owner == r.owner {
         merged[merged.count - 1].end = r.end

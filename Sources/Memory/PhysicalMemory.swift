@@ -62,7 +62,8 @@ public final class PhysicalMemory {
     pageCount = 0
     writeObserver = nil
     tracksWrittenPages = false
-    notedPages = []
+    // Kept allocated: the next power-on notes about as many pages.
+    notedPages.removeAll(keepingCapacity: true)
     lastNotedPage = .max
   }
 
