@@ -227,6 +227,7 @@ public final class DriverCore {
   /// Bus Master Enable when a kexec is in progress). Then the late hooks run.
   public func deviceShutdown() {
     shutdownOrder = []
+    shutdownOrder.reserveCapacity(devices.count + lateShutdownHooks.count)
     for device in devices.reversed() {
       checkOrdering(beforeShuttingDown: device)
       if let driver = device.driver, device.isBound, driver.hasShutdown {

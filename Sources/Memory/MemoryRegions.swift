@@ -39,10 +39,15 @@ extension PhysicalMemory {
     precondition(base % Self.pageSize == 0 && size % Self.pageSize == 0, "RAM must be page aligned")
     precondition(
       !spans.contains { $0.base < base + size && base < $0.end }, "RAM regions overlap")
+    let wasCoalesced = coalesced
     spans.append(RegionSpan(base: base, end: base + size, owner: ownerID(owner).index))
     spans.sort { $0.base < $1.base }
     lastRegion = 0
-    coalesced = false
+    // Still coalesced when the new region has no neighbour of its owner right next to it
+    // (the machine's one RAM region): the next setOwner() can then take its fast path.
+    coalesced =
+      wasCoalesced
+      && !zip(spans, spans.dropFirst()).contains { $0.end == $1.base && $0.owner == $1.owner }
   }
 
   /// Gives `base..<base+size` (inside declared RAM) to `owner`, splitting regions as needed.

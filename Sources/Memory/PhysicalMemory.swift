@@ -69,9 +69,11 @@ public final class PhysicalMemory {
 
   /// The pages written while ``tracksWrittenPages`` was set, ascending, each once.
   public var writtenPages: [UInt64] {
+    // Sorted in place (the order they were noted in is of no further use), not copied first.
+    notedPages.sort()
     var unique: [UInt64] = []
     unique.reserveCapacity(notedPages.count)
-    for page in notedPages.sorted() where page != unique.last { unique.append(page) }
+    for page in notedPages where page != unique.last { unique.append(page) }
     return unique
   }
 
