@@ -27,14 +27,33 @@ public enum DeviceMatch: Sendable, Hashable, CustomStringConvertible {
 
   /// Whether `device` is matched by this entry (`pci_match_one_device`, `of_match_device`, ...).
   public func matches(_ device: Device) -> Bool {
-    switch (self, device.identity) {
-    case (.pci(let v, let d), .pci(let id)): return id.vendor == v && id.device == d
-    case (.pciClass(let c, let m), .pci(let id)): return id.classCode & m == c & m
-    case (.compatible(let c), .platform(let compatible, _)): return compatible.contains(c)
-    case (.acpi(let h), .platform(_, let hid)): return hid == h
-    case (.name(let n), .platform): return device.name == n || device.name.hasPrefix(n + ".")
-    default: return false
+    // One switch per side, not over a tuple of both: the tuple would copy the entry and the
+    // device's identity (retaining their strings) for every driver-device pair tried.
+    switch self {
+    case .pci(let v, let d):
+      guard case .pci(let id) = device.identity else { return false }
+      return id.vendor == v && id.device == d
+    case .pciClass(let c, let m):
+      guard case .pci(let id) = device.identity else { return false }
+      return id.classCode & m == c & m
+    case .compatible(let c):
+      guard case .platform(let compatible, _) = device.identity else { return false }
+      return compatible.contains(c)
+    case .acpi(let h):
+      guard case .platform(_, let hid) = device.identity else { return false }
+      return hid == h
+    case .name(let n):
+      guard case .platform = device.identity else { return false }
+      return Self.isInstance(device.name, of: n)
     }
+  }
+
+  /// `name` is `base` or `base.<instance>`: compared in place, without building `base + "."`
+  /// for every device a driver is matched against.
+  private static func isInstance(_ name: String, of base: String) -> Bool {
+    guard name.hasPrefix(base) else { return false }
+    let rest = name.utf8.dropFirst(base.utf8.count)
+    return rest.isEmpty || rest.first == UInt8(ascii: ".")
   }
 }
 

@@ -39,6 +39,10 @@ public final class DriverCore {
     self.kernel = kernel
     self.memory = memory
     self.dmaAllocator = dmaAllocator
+    // A kernel registers a handful to a few dozen of each: grown once, not step by step.
+    devices.reserveCapacity(16)
+    drivers.reserveCapacity(16)
+    links.reserveCapacity(16)
   }
 
   func record(_ v: Violation) { uncheckedViolations.append(v) }
@@ -114,7 +118,7 @@ public final class DriverCore {
     }
     device.state = .bound
     device.isBehindActiveIOMMU = behindIOMMU
-    deferred.removeAll { $0 === device }
+    if !deferred.isEmpty { deferred.removeAll { $0 === device } }
     if behindIOMMU, let iommu = device.iommu {
       // arm_smmu_probe_device() / fw_devlink: the master becomes a consumer of its IOMMU.
       try? addLink(supplier: iommu, consumer: device)
@@ -194,8 +198,9 @@ public final class DriverCore {
     for child in device.children {
       if child === target || isDependent(child, on: target) { return true }
     }
-    for consumer in consumers(of: device) {
-      if consumer === target || isDependent(consumer, on: target) { return true }
+    // The links themselves, not ``consumers(of:)``: no array per step of the walk.
+    for link in links where link.supplier === device {
+      if link.consumer === target || isDependent(link.consumer, on: target) { return true }
     }
     return false
   }
@@ -203,10 +208,14 @@ public final class DriverCore {
   /// `device_reorder_to_tail()`.
   private func reorderToTail(_ device: Device) {
     guard let i = devices.firstIndex(where: { $0 === device }) else { return }
-    devices.remove(at: i)
-    devices.append(device)
+    // Already the tail (a device just added, linked to its IOMMU): nothing moves.
+    if i != devices.count - 1 {
+      devices.remove(at: i)
+      devices.append(device)
+    }
     for child in device.children { reorderToTail(child) }
-    for consumer in consumers(of: device) { reorderToTail(consumer) }
+    // Reordering changes no link: walk them in place instead of copying the consumers out.
+    for link in links where link.supplier === device { reorderToTail(link.consumer) }
   }
 
   // MARK: Shutdown
@@ -223,6 +232,7 @@ public final class DriverCore {
   /// Bus Master Enable when a kexec is in progress). Then the late hooks run.
   public func deviceShutdown() {
     shutdownOrder = []
+    shutdownOrder.reserveCapacity(devices.count + lateShutdownHooks.count)
     for device in devices.reversed() {
       checkOrdering(beforeShuttingDown: device)
       if let driver = device.driver, device.isBound, driver.hasShutdown {
@@ -257,12 +267,14 @@ public final class DriverCore {
   /// placement) still DMA-active: one not yet reached by the walk, or one passed over because its
   /// driver has no `->shutdown`, or whose `->shutdown` did not stop its DMA.
   private func checkOrdering(beforeShuttingDown device: Device) {
-    var behind = consumers(of: device)
-    for d in devices where d.iommu === device && !behind.contains(where: { $0 === d }) {
-      behind.append(d)
+    // Linked consumers first, then devices firmware places behind it that are not linked: in
+    // place, without collecting them (most devices have neither).
+    for link in links where link.supplier === device && link.consumer.isDMAActive {
+      record(.iommuShutdownBeforeConsumer(iommu: device.name, consumer: link.consumer.name))
     }
-    for consumer in behind where consumer.isDMAActive {
-      record(.iommuShutdownBeforeConsumer(iommu: device.name, consumer: consumer.name))
+    for d in devices where d.iommu === device && d.isDMAActive {
+      if links.contains(where: { $0.supplier === device && $0.consumer === d }) { continue }
+      record(.iommuShutdownBeforeConsumer(iommu: device.name, consumer: d.name))
     }
   }
 }

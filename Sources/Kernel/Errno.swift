@@ -32,7 +32,31 @@ public struct Errno: Error, Sendable, Hashable, CustomStringConvertible {
   ]
 
   /// The symbolic name without sign (`EBUSY`), or nil for a number the model does not name.
-  public var name: String? { Self.names[rawValue] }
+  // A switch, not a lookup in ``names``: errnos are printed in every handover's report, and
+  // the table costs a hash per lookup (and building it, the first time).
+  public var name: String? {
+    switch rawValue {
+    case 1: "EPERM"
+    case 2: "ENOENT"
+    case 5: "EIO"
+    case 6: "ENXIO"
+    case 11: "EAGAIN"
+    case 12: "ENOMEM"
+    case 14: "EFAULT"
+    case 16: "EBUSY"
+    case 17: "EEXIST"
+    case 19: "ENODEV"
+    case 22: "EINVAL"
+    case 28: "ENOSPC"
+    case 34: "ERANGE"
+    case 38: "ENOSYS"
+    case 95: "EOPNOTSUPP"
+    case 110: "ETIMEDOUT"
+    case 517: "EPROBE_DEFER"
+    case 524: "ENOTSUPP"
+    default: nil
+    }
+  }
 
   /// The negative return value a kernel function would give (`-16`).
   public var returnValue: Int32 { -rawValue }

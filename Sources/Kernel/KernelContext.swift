@@ -26,6 +26,8 @@ public struct KernelContext: Sendable, Hashable {
   /// A module parameter, from `module.param=value` on the command line or set directly;
   /// the module name matches with `-` and `_` interchangeable, as the kernel's parser does.
   public func moduleParameter(_ module: String, _ name: String) -> String? {
+    // Drivers ask on every probe, mostly with nothing set at all: skip building the key then.
+    if moduleParameters.isEmpty && commandLine.parameters.isEmpty { return nil }
     let key = "\(normalize(module)).\(name)"
     // Keys set directly may be spelled either way (`arm-smmu.disable_bypass`).
     if let v = moduleParameters.first(where: { normalize($0.key) == key || $0.key == name })?.value { return v }
@@ -98,6 +100,7 @@ public struct CommandLine: Sendable, Hashable, CustomStringConvertible {
 
   /// The last value given for `key` (`intel_iommu`), or nil. A bare flag gives "".
   public func value(of key: String) -> String? {
+    if parameters.isEmpty { return nil }
     let k = normalizeKey(Substring(key))
     guard let p = parameters.last(where: { $0.key == k }) else { return nil }
     return p.value ?? ""
@@ -130,6 +133,8 @@ public func parseBool(_ s: String) -> Bool? {
 
 extension String {
   func replacingOccurrences(_ a: Character, _ b: Character) -> String {
-    String(map { $0 == a ? b : $0 })
+    // Most names have nothing to replace: return them as they are, without a copy.
+    guard contains(a) else { return self }
+    return String(map { $0 == a ? b : $0 })
   }
 }

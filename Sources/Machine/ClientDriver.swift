@@ -8,21 +8,22 @@ import Memory
 /// engine with the IOVAs and sets bus mastering; `->shutdown()`, when the client has one,
 /// quiesces the engine.
 final class ClientDriver: DeviceDriver {
-  unowned let client: MachineClient
-  unowned let machine: Machine
+  // unowned(unsafe): read many times per probe, and a checked unowned reference is retained
+  // strongly on each read. Safe: this driver is reachable only from the driver core and the
+  // device of one of `machine`'s kernels (the machine owns them, and its clients), and only a
+  // running machine's kernels call it.
+  unowned(unsafe) let client: MachineClient
+  unowned(unsafe) let machine: Machine
   let bus: BusType
   let matchTable: [DeviceMatch]
 
-  /// The driver for `client`, matching the `device` the machine made for it.
-  init(client: MachineClient, device: Device, machine: Machine) {
+  /// The driver for `client`, matching the devices the machine makes for it. It keeps no state
+  /// of its own (the device and the client hold it), so each kernel registers the same one.
+  init(client: MachineClient, machine: Machine) {
     self.client = client
     self.machine = machine
-    bus = device.bus
-    if case .pci(let id) = device.identity {
-      matchTable = [.pci(vendor: id.vendor, device: id.device)]
-    } else {
-      matchTable = [.compatible("iommu-model,\(client.name)")]
-    }
+    bus = client.bus
+    matchTable = client.matchTable
   }
 
   var name: String { client.spec.kind.driverName }
@@ -46,13 +47,14 @@ final class ClientDriver: DeviceDriver {
     // One coherent allocation holds all the buffers (a ring, a command table), mapped at once.
     let (count, size) = kind.buffers
     let area = try device.dmaAllocCoherent(size: UInt64(count) * size)
-    machine.memory.setOwner(
-      .deviceBuffer("\(machine.generation):\(client.name)"), base: area.address, size: area.size)
+    let owner = machine.memory.ownerID(.deviceBuffer(machine.generation + ":" + client.name))
+    machine.memory.setOwner(owner, base: area.address, size: area.size)
     let iova = try mapping.map(physical: area.address, size: area.size, dmaMask: kind.dmaMask)
     let segments = (0..<UInt64(count)).map {
       DMASegment(iova: iova + $0 * size, physical: area.address + $0 * size, size: size)
     }
     client.engine.start(DMAProgram(generation: machine.generation, segments: segments))
+    client.bufferOwner = owner
     // pci_set_master(): the function may master the bus again.
     client.busMaster = true
     device.isDMAActive = true

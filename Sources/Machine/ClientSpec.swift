@@ -121,6 +121,11 @@ extension [ClientSpec] {
 
 extension String {
   var trimmingSpaces: String {
-    String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    // Index arithmetic, not reversed views: those instantiate generic metadata at run time.
+    var start = startIndex
+    var end = endIndex
+    while start < end && self[start] == " " { start = index(after: start) }
+    while end > start && self[index(before: end)] == " " { end = index(before: end) }
+    return String(self[start..<end])
   }
 }

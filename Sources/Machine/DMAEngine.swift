@@ -38,15 +38,23 @@ public final class DMAEngine {
 
   init(kind: ClientKind) {
     self.kind = kind
-    payload = Self.payloads[kind] ?? []
+    // A switch, not a dictionary: no hashing for each engine of each machine.
+    switch kind {
+    case .nic: payload = Self.nicPayload
+    case .storage: payload = Self.storagePayload
+    case .accelerator: payload = Self.acceleratorPayload
+    }
   }
 
   /// One recognisable payload per kind, made once.
-  static let payloads: [ClientKind: [UInt8]] = Dictionary(
-    uniqueKeysWithValues: ClientKind.allCases.map { kind in
-      let tag = UInt8(truncatingIfNeeded: kind.rawValue.utf8.first ?? 0x44)
-      return (kind, (0..<kind.transferSize).map { UInt8(truncatingIfNeeded: $0) ^ tag })
-    })
+  static let nicPayload = payload(of: .nic)
+  static let storagePayload = payload(of: .storage)
+  static let acceleratorPayload = payload(of: .accelerator)
+
+  private static func payload(of kind: ClientKind) -> [UInt8] {
+    let tag = UInt8(truncatingIfNeeded: kind.rawValue.utf8.first ?? 0x44)
+    return (0..<kind.transferSize).map { UInt8(truncatingIfNeeded: $0) ^ tag }
+  }
 
   /// A driver programs the engine and starts it (it keeps feeding it from now on).
   func start(_ program: DMAProgram) {

@@ -26,6 +26,7 @@ public struct DMAStats: Sendable, Hashable, Codable {
       + corruptedFirmwareBytes
   }
 
+  @inline(__always)
   public static func += (a: inout DMAStats, b: DMAStats) {
     a.transactions += b.transactions
     a.translated += b.translated

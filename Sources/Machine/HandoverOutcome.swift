@@ -68,28 +68,58 @@ extension Machine {
         if case .iommuShutdownBeforeConsumer = $0 { return true }
         return false
       } ?? []
-    let results = iommus.map { i in (i.initResults.last ?? nil).map { "\($0)" } ?? "0" }
-    // Closures rather than key paths: a key path reads a stored property with a dynamic
-    // exclusivity check.
+    let results = iommus.map { i in (i.initResults.last ?? nil)?.description ?? "0" }
+    // One IOMMU (every run but a test's): its name and variant as they are, nothing joined.
+    let single = iommus.count == 1 ? iommus[0] : nil
+    let recovered = working.reduce(0) { $0 + ($1 ? 1 : 0) }
     let row = MatrixRow(
-      iommu: iommus.map { $0.adapter.name }.joined(separator: "+"),
-      scenario: scenario?.rawValue ?? "-", variant: iommus.map { $0.variant }.joined(separator: "+"),
-      clients: clients.map { $0.spec }.specText,
+      iommu: single?.adapter.name ?? iommus.map { $0.adapter.name }.joined(separator: "+"),
+      scenario: scenario?.rawValue ?? "-",
+      variant: single?.variant ?? iommus.map { $0.variant }.joined(separator: "+"),
+      clients: specText(of: clients),
       corruptedNewKernelBytes: dma.corruptedNewKernelBytes,
       corruptedCrashKernelBytes: dma.corruptedCrashKernelBytes,
       corruptedDumpBytes: dma.corruptedDumpBytes, unbackedTransactions: dma.unbacked,
       blockedTransactions: dma.blocked, faults: faults,
-      devicesRecovered: working.filter { $0 }.count, devicesLost: working.filter { !$0 }.count,
-      initResult: results.joined(separator: ";"), orderingViolations: violations.count)
+      devicesRecovered: recovered, devicesLost: working.count - recovered,
+      initResult: results.count == 1 ? results[0] : results.joined(separator: ";"),
+      orderingViolations: violations.count)
+    var stages: [(stage: HandoverStage, dma: DMAStats)] = []
+    stages.reserveCapacity(HandoverStage.allCases.count)
+    for s in HandoverStage.allCases where stageTotals[s.index].transactions > 0 {
+      stages.append((s, stageTotals[s.index]))
+    }
     return HandoverOutcome(
       row: row, dma: dma,
-      stages: HandoverStage.allCases.compactMap { s in
-        stageTotals[s.index].transactions > 0 ? (s, stageTotals[s.index]) : nil
-      },
+      stages: stages,
       clients: zip(clients, working).map { ($0.name, $0.spec.quiesced, $1, $0.stats) },
       nextKernelPollingMicroseconds: (nextBootEnd - nextBootStart) / 1_000,
       handoverMicroseconds: (nextBootEnd - handoverStart) / 1_000,
       violations: violations.map(\.description), timeline: timeline)
+  }
+
+  /// ``Array/specText`` of the clients' specs (`nic:u,storage:q`), written straight into a
+  /// string of its exact size: every matrix row has one, and appending piece by piece costs more.
+  private func specText(of clients: [MachineClient]) -> String {
+    var count = max(0, clients.count - 1)
+    for client in clients { count += client.spec.kind.rawValue.utf8.count + 2 }
+    return String(unsafeUninitializedCapacity: count) { out in
+      var at = 0
+      for (i, client) in clients.enumerated() {
+        if i > 0 {
+          out[at] = UInt8(ascii: ",")
+          at += 1
+        }
+        for byte in client.spec.kind.rawValue.utf8 {
+          out[at] = byte
+          at += 1
+        }
+        out[at] = UInt8(ascii: ":")
+        out[at + 1] = UInt8(ascii: client.spec.quiesced ? "q" : "u")
+        at += 2
+      }
+      return at
+    }
   }
 
   /// Runs a whole handover: the old kernel boots and runs, hands over by `scenario`, the next

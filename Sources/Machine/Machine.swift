@@ -15,11 +15,22 @@ public final class MachineIOMMU {
   /// The IOMMU's probe result in each kernel, in boot order (0 or an errno).
   // Appended once per boot, read by the outcome: no dynamic exclusivity checks.
   @exclusivity(unchecked) public internal(set) var initResults: [Errno?] = []
+  /// The adapter's control registers, sorted, and the stream IDs of the clients behind this
+  /// IOMMU: the same for every kernel, made once.
+  let controlRegisters: [Int]
+  let clientStreamIDs: [UInt32]
 
-  init(adapter: any HandoverIOMMU, variant: String, hardware: any IOMMUHardwareModel) {
+  init(
+    adapter: any HandoverIOMMU, variant: String, hardware: any IOMMUHardwareModel,
+    clientStreamIDs: [UInt32]
+  ) {
     self.adapter = adapter
     self.variant = variant
     self.hardware = hardware
+    controlRegisters = adapter.controlRegisters.sorted()
+    self.clientStreamIDs = clientStreamIDs
+    // One result per kernel: the old one and the next.
+    initResults.reserveCapacity(2)
   }
 }
 
@@ -42,30 +53,47 @@ public final class MachineClient {
   @exclusivity(unchecked) public internal(set) var stats = DMAStats()
   @exclusivity(unchecked) public internal(set) var finalStageStats = DMAStats()
 
-  init(spec: ClientSpec, index: Int, iommuIndex: Int) {
+  /// The bus it sits on (its IOMMU's client bus), and what every kernel's `Device` for it and
+  /// its driver's match table are made of: the same in each kernel, so made once.
+  let bus: BusType
+  let deviceName: String
+  let identity: DeviceIdentity
+  let streamIDs: [UInt32]
+  let matchTable: [DeviceMatch]
+
+  init(spec: ClientSpec, index: Int, iommuIndex: Int, bus: BusType) {
     self.spec = spec
-    name = "\(spec.kind)\(index)"
-    streamID = UInt32(0x10 + 8 * index)
+    let name = spec.kind.rawValue + String(index)
+    self.name = name
+    let sid = UInt32(0x10 + 8 * index)
+    streamID = sid
     self.iommuIndex = iommuIndex
     engine = DMAEngine(kind: spec.kind)
+    self.bus = bus
+    streamIDs = [sid]
+    switch bus {
+    case .pci:
+      let id = spec.kind.pciID
+      identity = .pci(PCIIdentity(vendor: id.vendor, device: id.device &+ UInt16(index), classCode: id.classCode))
+      // The requester ID is the stream ID: bus, device, function.
+      deviceName = "0000:\(hexDigits(sid >> 8 & 0xff, width: 2)):\(hexDigits(sid >> 3 & 0x1f, width: 2)).\(sid & 7)"
+      matchTable = [.pci(vendor: id.vendor, device: id.device &+ UInt16(index))]
+    case .platform:
+      let compatible = "iommu-model,\(name)"
+      identity = .platform(compatible: [compatible], acpiHID: nil)
+      deviceName = "\(hexDigits(0x1000_0000 + 0x1_0000 * UInt64(sid))).\(name)"
+      matchTable = [.compatible(compatible)]
+    }
   }
 
   /// DMA can leave the function: bus mastering on in the hardware, and not cleared by the
   /// current kernel's `pci_clear_master()`.
   var canMaster: Bool { busMaster && (device?.busMasterEnabled ?? true) && engine.isRunning }
 
-  /// The owner label of the buffers the engine was programmed with.
-  var bufferOwner: MemoryOwner? {
-    // Only the generation is read: a copy of the whole program would count its segments.
-    guard let generation = engine.program?.generation else { return nil }
-    // Made once per program: every transaction compares against it.
-    if let cached = cachedBufferOwner, cached.generation == generation { return cached.owner }
-    let owner = MemoryOwner.deviceBuffer("\(generation):\(name)")
-    cachedBufferOwner = (generation, owner)
-    return owner
-  }
+  /// The owner of the buffers the engine was programmed with (`deviceBuffer("new:nic0")`), as
+  /// the machine's memory numbers it: set with the program, compared on every transaction.
   // Read for every transaction, never re-entered: no dynamic exclusivity checks.
-  @exclusivity(unchecked) private var cachedBufferOwner: (generation: String, owner: MemoryOwner)?
+  @exclusivity(unchecked) var bufferOwner: MemoryOwnerID?
 }
 
 /// The silicon of a machine: its memory and IOMMU hardware models.
@@ -130,6 +158,8 @@ public final class Machine {
   /// Pages the old kernel wrote (tables, queues, DMA): a kexec'd kernel overwrites them.
   var oldKernelPages: [UInt64] { memory.writtenPages }
   @exclusivity(unchecked) public internal(set) var scenario: HandoverScenario?
+  /// Each client's driver, made once: it is stateless, and every kernel registers it.
+  private(set) var clientDrivers: [ClientDriver] = []
 
   /// A machine with one IOMMU per adapter (each with its variant) and `clients`, spread over
   /// the IOMMUs in turn.
@@ -155,13 +185,24 @@ public final class Machine {
     }
     self.memory = memory
     options.plan.populate(memory, oldKernel: "old")
-    self.iommus = zip(iommus, hardware).map {
-      MachineIOMMU(adapter: $0.adapter, variant: $0.variant, hardware: $1)
+    let clients = clients.enumerated().map {
+      let iommuIndex = $0.offset % max(1, iommus.count)
+      return MachineClient(
+        spec: $0.element, index: $0.offset, iommuIndex: iommuIndex,
+        bus: iommus.isEmpty ? .platform : iommus[iommuIndex].adapter.clientBus)
     }
-    self.clients = clients.enumerated().map {
-      MachineClient(spec: $0.element, index: $0.offset, iommuIndex: $0.offset % max(1, iommus.count))
+    self.clients = clients
+    self.iommus = zip(iommus, hardware).enumerated().map { i, pair in
+      var streamIDs: [UInt32] = []
+      streamIDs.reserveCapacity(clients.count)
+      for client in clients where client.iommuIndex == i { streamIDs.append(client.streamID) }
+      return MachineIOMMU(
+        adapter: pair.0.adapter, variant: pair.0.variant, hardware: pair.1, clientStreamIDs: streamIDs)
     }
+    // One entry per kernel: the old one and the next.
+    kernels.reserveCapacity(2)
     memory.tracksWrittenPages = true
+    clientDrivers = clients.map { ClientDriver(client: $0, machine: self) }
   }
 
   public convenience init(
@@ -189,7 +230,8 @@ public final class Machine {
 
   /// Every running engine issues `count` transactions through its IOMMU as it is right now.
   public func sampleDMA(_ count: Int = 1) {
-    for client in clients where client.canMaster {
+    // `canMaster` once per transaction: the loop's guard also stops a client that cannot.
+    for client in clients {
       for _ in 0..<count {
         guard client.canMaster, let tx = client.engine.next() else { break }
         perform(tx, from: client)
@@ -216,7 +258,8 @@ public final class Machine {
       s.bypassed = 1
       physical = pa
     }
-    guard memory.isBacked(physical, length: tx.length), let owner = memory.owner(of: physical) else {
+    // Owners compared by number: no owner (and its strings) copied per transaction.
+    guard let owner = memory.ownerID(ofBacked: physical, length: tx.length) else {
       s.unbacked = 1
       record(s, client)
       return
@@ -227,7 +270,7 @@ public final class Machine {
     } else if !tx.isWrite {
       s.strayReads = 1
     } else {
-      classify(owner, bytes: tx.length, into: &s)
+      classify(memory.owner(owner), bytes: tx.length, into: &s)
     }
     if tx.isWrite { try? memory.write(client.engine.payload, at: physical) }
     record(s, client)
@@ -259,6 +302,9 @@ public final class Machine {
     }
   }
 
+  // Inlined into each path of `perform`, with `+=`: the fields a path leaves at zero are
+  // known there, so only the counters it sets are added.
+  @inline(__always)
   private func record(_ s: DMAStats, _ client: MachineClient) {
     stageTotals[stage.index] += s
     client.stats += s

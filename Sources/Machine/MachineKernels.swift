@@ -90,9 +90,10 @@ extension Machine {
   /// Fills every page the old kernel wrote with the next kernel's data.
   private func scribbleOldKernelPages() {
     let pattern = Self.scribblePattern
+    let next = memory.ownerID(.kernel("new"))
     for page in oldKernelPages {
       let address = page << PhysicalMemory.pageShift
-      guard memory.owner(of: address) == .kernel("new") else { continue }
+      guard memory.ownerID(of: address) == next else { continue }
       try? memory.write(pattern, at: address)
     }
   }
@@ -153,28 +154,29 @@ extension Machine {
     var late: [() -> Void] = []
     let lateModule = options.iommuDriverLoadedLate
     // PCI enumeration before the IOMMU, where the adapter needs it: the devices exist (no
-    // driver yet) and are placed behind their IOMMU as its device is added.
-    var early: [ObjectIdentifier: Device] = [:]
-    for client in clients where iommus[client.iommuIndex].adapter.clientsEnumeratedFirst {
+    // driver yet) and are placed behind their IOMMU as its device is added. Such a client's
+    // `device` is this kernel's from here on.
+    func enumeratedEarly(_ client: MachineClient) -> Bool {
+      iommus[client.iommuIndex].adapter.clientsEnumeratedFirst
+    }
+    for client in clients where enumeratedEarly(client) {
       let device = makeClientDevice(client)
       client.device = device
-      early[ObjectIdentifier(client)] = device
       core.register(device)
     }
     for (i, iommu) in iommus.enumerated() {
-      let behind = clients.filter { $0.iommuIndex == i }.compactMap { early[ObjectIdentifier($0)] }
+      var behind: [Device] = []
+      for client in clients where client.iommuIndex == i && enumeratedEarly(client) {
+        if let device = client.device { behind.append(device) }
+      }
       let boot = KernelBoot(
         kernel: kernel, core: core, memory: memory, allocator: allocator,
         tap: { [unowned self, unowned iommu] registers in
           RegisterTap(
-            registers, names: iommu.hardware.registers, controlRegisters: iommu.adapter.controlRegisters
-          ) { offset, sample in
-            self.noteRegisterWrite(iommu: iommu, offset: offset)
-            if sample { self.sampleDMA() }
-          }
+            registers, names: iommu.hardware.registers, controlRegisters: iommu.controlRegisters,
+            machine: self, iommu: iommu)
         },
-        // A closure rather than a key path, which reads with a dynamic exclusivity check.
-        clientStreamIDs: clients.filter { $0.iommuIndex == i }.map { $0.streamID },
+        clientStreamIDs: iommu.clientStreamIDs,
         registerDevice: { device in
           for client in behind { client.iommu = device }
           if lateModule { late.append { core.register(device) } } else { core.register(device) }
@@ -185,10 +187,12 @@ extension Machine {
       iommu.binding = try iommu.adapter.install(iommu.hardware, variant: variants[i], in: boot)
     }
     if stage == .nextKernelIOMMUProbe { enter(.nextKernelClientProbe) }
-    for client in clients {
-      let device = early[ObjectIdentifier(client)] ?? makeClientDevice(client)
-      let driver = ClientDriver(client: client, device: device, machine: self)
-      if early[ObjectIdentifier(client)] == nil {
+    for (client, driver) in zip(clients, clientDrivers) {
+      let device: Device
+      if enumeratedEarly(client), let early = client.device {
+        device = early
+      } else {
+        device = makeClientDevice(client)
         client.device = device
         core.register(device)
       }
@@ -213,31 +217,16 @@ extension Machine {
   }
 
   private func makeClientDevice(_ client: MachineClient) -> Device {
-    let iommu = iommus[client.iommuIndex]
-    let bus = iommu.adapter.clientBus
-    let identity: DeviceIdentity
-    let name: String
-    switch bus {
-    case .pci:
-      let id = client.spec.kind.pciID
-      let index = clients.firstIndex { $0 === client } ?? 0
-      identity = .pci(PCIIdentity(vendor: id.vendor, device: id.device &+ UInt16(index), classCode: id.classCode))
-      // The requester ID is the stream ID: bus, device, function.
-      let sid = client.streamID
-      name = "0000:\(hexDigits(sid >> 8 & 0xff, width: 2)):\(hexDigits(sid >> 3 & 0x1f, width: 2)).\(sid & 7)"
-    case .platform:
-      identity = .platform(compatible: ["iommu-model,\(client.name)"], acpiHID: nil)
-      name = "\(hexDigits(0x1000_0000 + 0x1_0000 * UInt64(client.streamID))).\(client.name)"
-    }
-    return Device(
-      name: name, bus: bus, identity: identity, iommu: iommu.binding?.device,
-      streamIDs: [client.streamID])
+    // The name and identity are the same in every kernel: made once, with the client.
+    Device(
+      name: client.deviceName, bus: client.bus, identity: client.identity,
+      iommu: iommus[client.iommuIndex].binding?.device, streamIDs: client.streamIDs)
   }
 }
 
 /// `value` in lowercase hex, zero-padded to `width` digits: `hex()` without its `0x` and
 /// intermediate strings (device names are made for every client in every kernel).
-private func hexDigits(_ value: some BinaryInteger, width: Int = 1) -> String {
+func hexDigits(_ value: some BinaryInteger, width: Int = 1) -> String {
   let v = UInt64(value)
   var count = max(width, 1)
   while count < 16 && v >> (4 * UInt64(count)) != 0 { count += 1 }

@@ -46,21 +46,32 @@ public struct HandoverMatrix {
 
   /// Runs every combination; a combination whose setup fails is left out and named in `errors`.
   public func run() -> (rows: [MatrixRow], errors: [String]) {
+    let combinations = combinations
     var rows: [MatrixRow] = []
+    rows.reserveCapacity(combinations.count)
     var errors: [String] = []
-    // One rig per IOMMU, powered on again for each of its handovers.
+    // One rig per IOMMU, powered on again for each of its handovers. The combinations come
+    // grouped by IOMMU: the current one's rig is kept at hand, and put back in `rigs` when the
+    // next IOMMU starts and at the end (not looked up by name for every handover).
+    var current: (name: String, rig: MachineRig?)?
     for c in combinations {
       let adapter = c.adapter()
+      let name = adapter.name
+      if current?.name != name {
+        if reuseHardware, let current, let rig = current.rig { rigs.rigs[current.name] = rig }
+        current = (name, reuseHardware ? rigs.rigs[name] : nil)
+      }
       do throws(HandoverError) {
         let (outcome, used) = try runHandoverKeepingRig(
           adapter: adapter, scenario: c.scenario, variant: c.variant, clients: c.clients, options: options,
-          rig: reuseHardware ? rigs.rigs[adapter.name] : nil)
-        if reuseHardware { rigs.rigs[adapter.name] = used }
+          rig: current?.rig)
+        if reuseHardware { current?.rig = used }
         rows.append(outcome.row)
       } catch {
         errors.append("\(c.scenario) \(c.variant) \(c.clients.specText): \(error)")
       }
     }
+    if reuseHardware, let current, let rig = current.rig { rigs.rigs[current.name] = rig }
     return (rows, errors)
   }
 }

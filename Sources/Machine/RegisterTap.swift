@@ -9,20 +9,31 @@ final class RegisterTap: WritableRegisterIO {
   let names: SimulatedRegisterFile
   /// A handful of offsets: a scan is cheaper than hashing on every write.
   let controlRegisters: [Int]
-  let onWrite: (_ offset: Int, _ sampleDMA: Bool) -> Void
+  // The machine and its IOMMU, called directly on every write: no closure context, and, used
+  // through `_withUnsafeGuaranteedRef`, no reference counted per write (an unowned reference,
+  // even unowned(unsafe), is retained and released around each call). Not retained: the tap
+  // would close a cycle (machine -> kernels -> devices -> tap). Safe: a tap is reachable only
+  // from the devices and drivers of this machine's kernels, which the machine owns
+  // (`kernels`), and only a running machine's kernels access registers.
+  let machine: Unmanaged<Machine>
+  let iommu: Unmanaged<MachineIOMMU>
+  /// The base's size and widths (a register block's never change), read on every checked
+  /// access: kept here instead of asked through the existential each time.
+  let size: Int
+  let supportedWidths: AccessWidths
 
   init(
-    _ base: any WritableRegisterIO, names: SimulatedRegisterFile, controlRegisters: Set<Int>,
-    onWrite: @escaping (_ offset: Int, _ sampleDMA: Bool) -> Void
+    _ base: any WritableRegisterIO, names: SimulatedRegisterFile, controlRegisters: [Int],
+    machine: Machine, iommu: MachineIOMMU
   ) {
     self.base = base
     self.names = names
-    self.controlRegisters = controlRegisters.sorted()
-    self.onWrite = onWrite
+    self.controlRegisters = controlRegisters
+    self.machine = .passUnretained(machine)
+    self.iommu = .passUnretained(iommu)
+    size = base.size
+    supportedWidths = base.supportedWidths
   }
-
-  var size: Int { base.size }
-  var supportedWidths: AccessWidths { base.supportedWidths }
 
   func uncheckedRead(_ width: AccessWidth, at offset: Int) throws(IOError) -> UInt64 {
     try base.uncheckedRead(width, at: offset)
@@ -31,6 +42,12 @@ final class RegisterTap: WritableRegisterIO {
   func uncheckedWrite(_ value: UInt64, _ width: AccessWidth, at offset: Int) throws(IOError) {
     try base.uncheckedWrite(value, width, at: offset)
     let register = names.registerOffset(at: offset) ?? offset
-    onWrite(register, controlRegisters.isEmpty || controlRegisters.contains(register))
+    let sample = controlRegisters.isEmpty || controlRegisters.contains(register)
+    machine._withUnsafeGuaranteedRef { machine in
+      if machine.options.recordTimeline {
+        machine.noteRegisterWrite(iommu: iommu.takeUnretainedValue(), offset: register)
+      }
+      if sample { machine.sampleDMA() }
+    }
   }
 }

@@ -30,6 +30,8 @@ public final class DMAAllocator {
     self.memory = memory
     self.pool = MemoryRegion(base: base, size: size, owner: owner)
     self.free = [(base, size)]
+    // A kernel's drivers make dozens of allocations: grown once, not step by step.
+    allocated.reserveCapacity(64)
     memory.setOwner(owner, base: base, size: size)
   }
 
@@ -41,7 +43,8 @@ public final class DMAAllocator {
     let size = (size + PhysicalMemory.pageSize - 1) & ~(PhysicalMemory.pageSize - 1)
     let alignment = max(alignment, PhysicalMemory.pageSize)
     // A failed CMA allocation falls back to the page allocator, as dma_direct_alloc() does.
-    if let contiguous, size > PhysicalMemory.pageSize,
+    // (The size first: most allocations are one page, and need not look for a CMA area.)
+    if size > PhysicalMemory.pageSize, let contiguous,
       let buffer = try? contiguous.allocate(size: size, alignment: alignment)
     {
       return buffer

@@ -24,6 +24,12 @@ public enum MemoryOwner: Sendable, Hashable, CustomStringConvertible {
   }
 }
 
+/// An owner as one ``PhysicalMemory`` numbers it (``PhysicalMemory/ownerID(_:)``): what code
+/// that runs for every access compares, instead of the owners' strings.
+public struct MemoryOwnerID: Sendable, Hashable {
+  let index: Int32
+}
+
 /// A physical address range with its owner.
 public struct MemoryRegion: Sendable, Hashable, CustomStringConvertible {
   public var base: UInt64

@@ -12,21 +12,16 @@ public final class PhysicalMemory {
   // The state below is touched on every access: no access ever overlaps another (nothing
   // calls out while one is in progress), so the dynamic exclusivity checks are left out.
 
-  /// Regions of RAM, sorted by base, never overlapping.
-  @exclusivity(unchecked) public private(set) var regions: [MemoryRegion] = [] {
-    didSet {
-      lastRegion = 0
-      regionEnds = regions.map(\.end)
-      regionBases = regions.map(\.base)
-    }
-  }
-  /// Each region's bounds, for lookups that touch no owner (and no reference counting).
-  @exclusivity(unchecked) private var regionBases: [UInt64] = []
-  @exclusivity(unchecked) private var regionEnds: [UInt64] = []
+  /// Regions of RAM, sorted by base, never overlapping: bounds and an owner numbered in
+  /// ``owners``, so lookups and owner changes touch no string and count no reference.
+  @exclusivity(unchecked) var spans: [RegionSpan] = []
+  /// Every owner a region was ever given, numbered (``MemoryOwnerID``); kept for the memory's
+  /// lifetime, so an id stays valid across ``removeAll()``.
+  var owners = OwnerTable()
   /// No two neighbouring regions have the same owner (true after every ``setOwner``).
-  @exclusivity(unchecked) private var coalesced = true
+  @exclusivity(unchecked) var coalesced = true
   /// Where the last lookup found its region: accesses cluster, so most lookups start there.
-  @exclusivity(unchecked) private var lastRegion = 0
+  @exclusivity(unchecked) var lastRegion = 0
   /// Materialised pages, in 2 MiB chunks, with the last chunk used at hand: table walks and
   /// queue writes stay in a few chunks, so most accesses skip the hash lookup.
   @exclusivity(unchecked) private var chunks: [UInt64: PageChunk] = [:]
@@ -65,24 +60,26 @@ public final class PhysicalMemory {
   /// Forgets every region, page and the observer: the memory of a machine powered off, to be
   /// declared again (the handover matrix reuses one memory and its hardware models).
   public func removeAll() {
-    regions = []
+    spans.removeAll(keepingCapacity: true)
+    lastRegion = 0
     coalesced = true
-    for chunk in chunks.values { recycleFrames(of: chunk) }
-    chunks = [:]
-    lastChunkKey = .max
-    lastFrames = nil
+    // The chunks stay (empty), for the pages of the next power-on: most land in the same ones.
+    for chunk in chunks.values where PageChunk.live(chunk.frames) > 0 { recycleFrames(of: chunk) }
     pageCount = 0
     writeObserver = nil
     tracksWrittenPages = false
-    notedPages = []
+    // Kept allocated: the next power-on notes about as many pages.
+    notedPages.removeAll(keepingCapacity: true)
     lastNotedPage = .max
   }
 
   /// The pages written while ``tracksWrittenPages`` was set, ascending, each once.
   public var writtenPages: [UInt64] {
+    // Sorted in place (the order they were noted in is of no further use), not copied first.
+    notedPages.sort()
     var unique: [UInt64] = []
     unique.reserveCapacity(notedPages.count)
-    for page in notedPages.sorted() where page != unique.last { unique.append(page) }
+    for page in notedPages where page != unique.last { unique.append(page) }
     return unique
   }
 
@@ -92,101 +89,9 @@ public final class PhysicalMemory {
     let last = (address + UInt64(max(length, 1)) - 1) >> Self.pageShift
     // Writes come in runs on one page (a table, a queue): note the run once.
     if first == last && first == lastNotedPage { return }
-    notedPages.append(contentsOf: first...last)
+    // One page at a time: appending a range goes through a generic path.
+    for page in first...last { notedPages.append(page) }
     lastNotedPage = last
-  }
-
-  /// Declares RAM at `base..<base+size`, owned by `owner`.
-  public func addRAM(base: UInt64, size: UInt64, owner: MemoryOwner = .free) {
-    precondition(base % Self.pageSize == 0 && size % Self.pageSize == 0, "RAM must be page aligned")
-    precondition(
-      !regions.contains { $0.base < base + size && base < $0.end }, "RAM regions overlap")
-    regions.append(MemoryRegion(base: base, size: size, owner: owner))
-    regions.sort { $0.base < $1.base }
-    coalesced = false
-  }
-
-  /// Gives `base..<base+size` (inside declared RAM) to `owner`, splitting regions as needed.
-  public func setOwner(_ owner: MemoryOwner, base: UInt64, size: UInt64) {
-    let end = base + size
-    // Fast path: a range inside one region of a coalesced list only changes that region and
-    // its neighbours (what the whole pass below would give).
-    if coalesced, size > 0, let i = regionIndex(containing: base), regions[i].end >= end {
-      let r = regions[i]
-      var pieces: [MemoryRegion] = []
-      pieces.reserveCapacity(5)
-      if i > 0 { pieces.append(regions[i - 1]) }
-      if r.base < base { pieces.append(MemoryRegion(base: r.base, size: base - r.base, owner: r.owner)) }
-      pieces.append(MemoryRegion(base: base, size: size, owner: owner))
-      if r.end > end { pieces.append(MemoryRegion(base: end, size: r.end - end, owner: r.owner)) }
-      if i + 1 < regions.count { pieces.append(regions[i + 1]) }
-      regions.replaceSubrange(max(0, i - 1)...min(regions.count - 1, i + 1), with: coalesce(pieces))
-      return
-    }
-    var result: [MemoryRegion] = []
-    for r in regions {
-      guard r.base < end && base < r.end else {
-        result.append(r)
-        continue
-      }
-      if r.base < base {
-        result.append(MemoryRegion(base: r.base, size: base - r.base, owner: r.owner))
-      }
-      let lo = max(r.base, base)
-      let hi = min(r.end, end)
-      result.append(MemoryRegion(base: lo, size: hi - lo, owner: owner))
-      if r.end > end { result.append(MemoryRegion(base: end, size: r.end - end, owner: r.owner)) }
-    }
-    regions = coalesce(result)
-    coalesced = true
-  }
-
-  private func coalesce(_ rs: [MemoryRegion]) -> [MemoryRegion] {
-    var out: [MemoryRegion] = []
-    out.reserveCapacity(rs.count)
-    for r in rs {
-      if let last = out.last, last.end == r.base, last.owner == r.owner {
-        out[out.count - 1].size += r.size
-      } else {
-        out.append(r)
-      }
-    }
-    return out
-  }
-
-  /// The region holding `address`, or nil where no RAM is.
-  public func region(containing address: UInt64) -> MemoryRegion? {
-    guard let i = regionIndex(containing: address) else { return nil }
-    return regions[i]
-  }
-
-  private func regionIndex(containing address: UInt64) -> Int? {
-    let hint = lastRegion
-    let count = regionEnds.count
-    if hint < count, regionBases[hint] <= address, address < regionEnds[hint] { return hint }
-    var lo = 0
-    var hi = count
-    while lo < hi {
-      let mid = (lo + hi) / 2
-      if regionEnds[mid] <= address { lo = mid + 1 } else { hi = mid }
-    }
-    guard lo < count && regionBases[lo] <= address && address < regionEnds[lo] else { return nil }
-    lastRegion = lo
-    return lo
-  }
-
-  /// The owner of `address`, or nil where no RAM is.
-  public func owner(of address: UInt64) -> MemoryOwner? { region(containing: address)?.owner }
-
-  /// Whether every byte of `address..<address+length` is RAM.
-  public func isBacked(_ address: UInt64, length: Int) -> Bool {
-    var a = address
-    let end = address + UInt64(length)
-    while a < end {
-      guard let i = regionIndex(containing: a) else { return false }
-      a = regions[i].end
-    }
-    return true
   }
 
   // MARK: Pages
@@ -227,6 +132,8 @@ public final class PhysicalMemory {
       ?? UnsafeMutableRawPointer.allocate(byteCount: Int(Self.pageSize), alignment: 16)
     if !whole { page.initializeMemory(as: UInt8.self, repeating: 0, count: Int(Self.pageSize)) }
     frames[slot] = page
+    PageChunk.addLive(frames, 1)
+    PageChunk.noteUsed(frames, slot: slot)
     pageCount += 1
     return page
   }
@@ -238,6 +145,7 @@ public final class PhysicalMemory {
     guard let page = frames[slot] else { return }
     recycle(page)
     frames[slot] = nil
+    PageChunk.addLive(frames, -1)
     pageCount -= 1
   }
 
@@ -247,11 +155,15 @@ public final class PhysicalMemory {
 
   /// Takes every page of `chunk` back for reuse (the chunk frees none of them).
   private func recycleFrames(of chunk: PageChunk) {
-    for i in 0...Int(PageChunk.mask) {
+    var live = PageChunk.live(chunk.frames)
+    // Only up to the highest frame used since the chunk was last emptied.
+    for i in 0..<PageChunk.end(chunk.frames) where live > 0 {
       guard let page = chunk.frames[i] else { continue }
       recycle(page)
       chunk.frames[i] = nil
+      live -= 1
     }
+    PageChunk.empty(chunk.frames)
   }
 
   // MARK: Access
@@ -331,8 +243,18 @@ public final class PhysicalMemory {
       while pfn < end {
         // A chunk with no storage holds only zeros: skip it whole.
         let chunkEnd = min(end, (pfn | PageChunk.mask) + 1)
-        if chunkFrames(pfn >> PageChunk.shift) != nil {
-          for p in pfn..<chunkEnd { dropFrame(p) }
+        if let frames = chunkFrames(pfn >> PageChunk.shift), PageChunk.live(frames) > 0 {
+          // dropFrame() for each page, with the chunk at hand, and only up to its highest
+          // frame with storage.
+          let first = Int(pfn & PageChunk.mask)
+          let last = min(Int((chunkEnd - 1) & PageChunk.mask) + 1, PageChunk.end(frames))
+          for slot in first..<max(first, last) {
+            guard let page = frames[slot] else { continue }
+            recycle(page)
+            frames[slot] = nil
+            PageChunk.addLive(frames, -1)
+            pageCount -= 1
+          }
         }
         pfn = chunkEnd
       }
@@ -358,23 +280,47 @@ public final class PhysicalMemory {
 
   public func write64(_ value: UInt64, at address: UInt64) throws(MemoryError) {
     let inPage = Int(address & (Self.pageSize - 1))
+    // Fastest path: a page that holds data is RAM (as for read64), so with no observer to
+    // name the owner, a store into it needs no region lookup.
+    if inPage & 7 == 0, writeObserver == nil, let page = frame(address >> Self.pageShift) {
+      page.storeBytes(of: value.littleEndian, toByteOffset: inPage, as: UInt64.self)
+      if tracksWrittenPages { noteWritten(address, 8) }
+      return
+    }
     // Fast path: an aligned store inside one page, without building a byte array.
     if inPage & 7 == 0, let region = regionIndex(containing: address) {
       materialize(address >> Self.pageShift).storeBytes(
         of: value.littleEndian, toByteOffset: inPage, as: UInt64.self)
       if tracksWrittenPages { noteWritten(address, 8) }
-      if let observer = writeObserver { observer(address, 8, regions[region].owner) }
+      if let observer = writeObserver { observer(address, 8, owners.list[Int(spans[region].owner)]) }
       return
     }
     try write((0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }, at: address)
   }
 
   public func read32(_ address: UInt64) throws(MemoryError) -> UInt32 {
+    let inPage = Int(address & (Self.pageSize - 1))
+    // Fast path, as for read64: an aligned load inside one page, without a byte array.
+    if inPage & 3 == 0 {
+      if let page = frame(address >> Self.pageShift) {
+        return UInt32(littleEndian: page.load(fromByteOffset: inPage, as: UInt32.self))
+      }
+      if regionIndex(containing: address) != nil { return 0 }
+    }
     let b = try read(address, length: 4)
     return b.enumerated().reduce(0) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
   }
 
   public func write32(_ value: UInt32, at address: UInt64) throws(MemoryError) {
+    let inPage = Int(address & (Self.pageSize - 1))
+    // Fast path, as for write64: an aligned store inside one page, without a byte array.
+    if inPage & 3 == 0, let region = regionIndex(containing: address) {
+      materialize(address >> Self.pageShift).storeBytes(
+        of: value.littleEndian, toByteOffset: inPage, as: UInt32.self)
+      if tracksWrittenPages { noteWritten(address, 4) }
+      if let observer = writeObserver { observer(address, 4, owners.list[Int(spans[region].owner)]) }
+      return
+    }
     try write((0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * UInt32($0))) }, at: address)
   }
 
@@ -386,11 +332,39 @@ public final class PhysicalMemory {
 final class PageChunk {
   static let shift: UInt64 = 9
   static let mask: UInt64 = 511
+  /// The 512 frames, then the number of them that hold storage and the end of the highest
+  /// one given storage since the chunk was last emptied (in the same allocation, so that code
+  /// holding only the frames, as the memory's hot paths do, can keep them).
   let frames: UnsafeMutablePointer<UnsafeMutableRawPointer?>
 
   init() {
-    frames = .allocate(capacity: Int(Self.mask) + 1)
-    frames.initialize(repeating: nil, count: Int(Self.mask) + 1)
+    frames = .allocate(capacity: Int(Self.mask) + 3)
+    frames.initialize(repeating: nil, count: Int(Self.mask) + 3)
+  }
+
+  /// How many of the frames hold storage.
+  static func live(_ frames: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> Int {
+    Int(bitPattern: frames[Int(mask) + 1])
+  }
+
+  /// Every frame from here on has had no storage since the chunk was last emptied.
+  static func end(_ frames: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> Int {
+    Int(bitPattern: frames[Int(mask) + 2])
+  }
+
+  static func addLive(_ frames: UnsafeMutablePointer<UnsafeMutableRawPointer?>, _ delta: Int) {
+    frames[Int(mask) + 1] = UnsafeMutableRawPointer(bitPattern: live(frames) + delta)
+  }
+
+  /// Notes that frame `slot` was given storage.
+  static func noteUsed(_ frames: UnsafeMutablePointer<UnsafeMutableRawPointer?>, slot: Int) {
+    if slot >= end(frames) { frames[Int(mask) + 2] = UnsafeMutableRawPointer(bitPattern: slot + 1) }
+  }
+
+  /// Notes that no frame holds storage any more.
+  static func empty(_ frames: UnsafeMutablePointer<UnsafeMutableRawPointer?>) {
+    frames[Int(mask) + 1] = nil
+    frames[Int(mask) + 2] = nil
   }
 
   deinit {
