@@ -94,7 +94,8 @@ extension Machine {
     for page in oldKernelPages {
       let address = page << PhysicalMemory.pageShift
       guard memory.ownerID(of: address) == next else { continue }
-      try? memory.write(pattern, at: address)
+      // The same page each time: the memory shares one copy of it among them.
+      try? memory.writePage(pattern, at: address)
     }
   }
 

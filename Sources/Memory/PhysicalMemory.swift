@@ -36,6 +36,12 @@ public final class PhysicalMemory {
   /// Spare storage with much of it written (a payload, the kexec scribble): given first to
   /// writes of whole pages, which need no zeroing, so that the others get little to zero.
   @exclusivity(unchecked) private var dirtySpareFrames: [UnsafeMutableRawPointer] = []
+  /// The storage that every page ``writePage(_:at:)`` gave `sharedSource` shares until it is
+  /// written again (copied then): the kexec scribble puts the same 4 KiB in each page it
+  /// reuses, and copying them cost 1.5 % of the time. Never recycled; `sharedSource` is held,
+  /// so that the same buffer address means the same bytes.
+  @exclusivity(unchecked) private var sharedPage: UnsafeMutableRawPointer?
+  @exclusivity(unchecked) private var sharedSource: [UInt8] = []
   private static let maxSpareFrames = 4096
   /// Called after every write with (address, length, owner of the first byte), for a user who
   /// wants to see writes as they happen (the handover machine only needs which pages were
@@ -57,8 +63,11 @@ public final class PhysicalMemory {
   public init() {}
 
   deinit {
+    // The chunks free their frames but for the shared page, which they must not see.
+    if sharedPage != nil { for chunk in chunks.values { recycleFrames(of: chunk) } }
     for frame in spareFrames { frame.deallocate() }
     for frame in dirtySpareFrames { frame.deallocate() }
+    sharedPage?.deallocate()
   }
 
   /// Forgets every region, page and the observer: the memory of a machine powered off, to be
@@ -102,7 +111,7 @@ public final class PhysicalMemory {
 
   /// The storage of page `pfn`, or nil while it was never written (it reads as zeros).
   @inline(__always)
-  private func frame(_ pfn: UInt64) -> UnsafeMutableRawPointer? {
+  func frame(_ pfn: UInt64) -> UnsafeMutableRawPointer? {
     chunkFrames(pfn >> PageChunk.shift)?[Int(pfn & PageChunk.mask)]
   }
 
@@ -119,23 +128,22 @@ public final class PhysicalMemory {
   /// `offset` (noted in the page's dirty extent): zeroed where it may hold old data, unless
   /// the write covers all of it.
   private func materialize(_ pfn: UInt64, writing offset: Int, count: Int) -> UnsafeMutableRawPointer {
-    let key = pfn >> PageChunk.shift
-    let frames: UnsafeMutablePointer<UnsafeMutableRawPointer?>
-    if let existing = chunkFrames(key) {
-      frames = existing
-    } else {
-      let c = PageChunk()
-      chunks[key] = c
-      frames = c.frames
-      lastChunkKey = key
-      lastFrames = frames
-    }
+    let frames = chunkFramesCreating(pfn >> PageChunk.shift)
     let slot = Int(pfn & PageChunk.mask)
-    if let page = frames[slot] {
-      Self.markDirty(page, offset, count)
-      return page
-    }
     let whole = count == Int(Self.pageSize)
+    if let page = frames[slot] {
+      if page != sharedPage {
+        Self.markDirty(page, offset, count)
+        return page
+      }
+      // Copy on write: the page gets storage of its own (the shared page's bytes first,
+      // unless the write covers them all).
+      let copy = dirtySpareFrames.popLast() ?? spareFrames.popLast() ?? Self.allocateFrame()
+      if !whole { copy.copyMemory(from: page, byteCount: Int(Self.pageSize)) }
+      Self.setDirty(copy, 0, Int(Self.pageSize))
+      frames[slot] = copy
+      return copy
+    }
     let page =
       (whole
         ? dirtySpareFrames.popLast() ?? spareFrames.popLast()
@@ -156,6 +164,16 @@ public final class PhysicalMemory {
     PageChunk.noteUsed(frames, slot: slot)
     pageCount += 1
     return page
+  }
+
+  @inline(__always)
+  private func chunkFramesCreating(_ key: UInt64) -> UnsafeMutablePointer<UnsafeMutableRawPointer?> {
+    if let existing = chunkFrames(key) { return existing }
+    let c = PageChunk()
+    chunks[key] = c
+    lastChunkKey = key
+    lastFrames = c.frames
+    return c.frames
   }
 
   // Each frame is a page followed by its dirty extent: two UInt16, the bounds of the bytes that
@@ -202,7 +220,9 @@ public final class PhysicalMemory {
     pageCount -= 1
   }
 
+  @inline(__always)
   private func recycle(_ page: UnsafeMutableRawPointer) {
+    if page == sharedPage { return }
     guard spareFrames.count + dirtySpareFrames.count < Self.maxSpareFrames else {
       page.deallocate()
       return
@@ -229,48 +249,6 @@ public final class PhysicalMemory {
 
   // MARK: Access
 
-  public func read(_ address: UInt64, length: Int) throws(MemoryError) -> [UInt8] {
-    guard isBacked(address, length: length) else {
-      throw .unbacked(address: address, length: length)
-    }
-    return [UInt8](unsafeUninitializedCapacity: length) { out, count in
-      var done = 0
-      while done < length {
-        let a = address + UInt64(done)
-        let inPage = Int(a & (Self.pageSize - 1))
-        let n = min(length - done, Int(Self.pageSize) - inPage)
-        let target = UnsafeMutableRawPointer(out.baseAddress! + done)
-        if let page = frame(a >> Self.pageShift) {
-          target.copyMemory(from: page + inPage, byteCount: n)
-        } else {
-          target.initializeMemory(as: UInt8.self, repeating: 0, count: n)
-        }
-        done += n
-      }
-      count = length
-    }
-  }
-
-  /// Whether every byte of `address..<address+length` is zero, without copying it out (pages
-  /// never written are zero at once).
-  public func isZero(_ address: UInt64, length: Int) throws(MemoryError) -> Bool {
-    guard isBacked(address, length: length) else {
-      throw .unbacked(address: address, length: length)
-    }
-    var done = 0
-    while done < length {
-      let a = address + UInt64(done)
-      let inPage = Int(a & (Self.pageSize - 1))
-      let n = min(length - done, Int(Self.pageSize) - inPage)
-      if let page = frame(a >> Self.pageShift) {
-        let bytes = UnsafeRawBufferPointer(start: page + inPage, count: n)
-        if bytes.contains(where: { $0 != 0 }) { return false }
-      }
-      done += n
-    }
-    return true
-  }
-
   public func write(_ bytes: [UInt8], at address: UInt64) throws(MemoryError) {
     guard isBacked(address, length: bytes.count) else {
       throw .unbacked(address: address, length: bytes.count)
@@ -286,6 +264,46 @@ public final class PhysicalMemory {
         done += n
       }
     }
+    if tracksWrittenPages { noteWritten(address, bytes.count) }
+    if let observer = writeObserver, let owner = owner(of: address) {
+      observer(address, bytes.count, owner)
+    }
+  }
+
+  /// Writes the page at `address` (page aligned) with `bytes` (one page of them), as
+  /// ``write(_:at:)`` does; pages written with the same array share their storage until one
+  /// of them is written again.
+  public func writePage(_ bytes: [UInt8], at address: UInt64) throws(MemoryError) {
+    guard bytes.count == Int(Self.pageSize), address % Self.pageSize == 0 else {
+      return try write(bytes, at: address)
+    }
+    guard isBacked(address, length: bytes.count) else {
+      throw .unbacked(address: address, length: bytes.count)
+    }
+    if sharedPage == nil {
+      let page = Self.allocateFrame()
+      bytes.withUnsafeBytes { page.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+      sharedPage = page
+      sharedSource = bytes
+    }
+    // One page is shared, for the array it was made from: another array is written as usual.
+    guard
+      sharedSource.withUnsafeBufferPointer({ $0.baseAddress })
+        == bytes.withUnsafeBufferPointer({ $0.baseAddress })
+    else {
+      return try write(bytes, at: address)
+    }
+    let pfn = address >> Self.pageShift
+    let frames = chunkFramesCreating(pfn >> PageChunk.shift)
+    let slot = Int(pfn & PageChunk.mask)
+    if let page = frames[slot] {
+      recycle(page)
+    } else {
+      PageChunk.addLive(frames, 1)
+      PageChunk.noteUsed(frames, slot: slot)
+      pageCount += 1
+    }
+    frames[slot] = sharedPage
     if tracksWrittenPages { noteWritten(address, bytes.count) }
     if let observer = writeObserver, let owner = owner(of: address) {
       observer(address, bytes.count, owner)
@@ -324,26 +342,11 @@ public final class PhysicalMemory {
     try write([UInt8](repeating: byte, count: length), at: address)
   }
 
-  /// A little-endian 64-bit load (how IOMMUs read table entries and commands).
-  public func read64(_ address: UInt64) throws(MemoryError) -> UInt64 {
-    let inPage = Int(address & (Self.pageSize - 1))
-    // Fast path: an aligned load inside one page. A page that holds data is RAM (pages are
-    // only materialised by writes to RAM), so only an empty page needs the region lookup.
-    if inPage & 7 == 0 {
-      if let page = frame(address >> Self.pageShift) {
-        return UInt64(littleEndian: page.load(fromByteOffset: inPage, as: UInt64.self))
-      }
-      if regionIndex(containing: address) != nil { return 0 }
-    }
-    let b = try read(address, length: 8)
-    return b.enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-  }
-
   public func write64(_ value: UInt64, at address: UInt64) throws(MemoryError) {
     let inPage = Int(address & (Self.pageSize - 1))
     // Fastest path: a page that holds data is RAM (as for read64), so with no observer to
     // name the owner, a store into it needs no region lookup.
-    if inPage & 7 == 0, writeObserver == nil, let page = frame(address >> Self.pageShift) {
+    if inPage & 7 == 0, writeObserver == nil, let page = frame(address >> Self.pageShift), page != sharedPage {
       Self.markDirty(page, inPage, 8)
       page.storeBytes(of: value.littleEndian, toByteOffset: inPage, as: UInt64.self)
       if tracksWrittenPages { noteWritten(address, 8) }
@@ -364,19 +367,6 @@ public final class PhysicalMemory {
     try write((0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }, at: address)
   }
 
-  public func read32(_ address: UInt64) throws(MemoryError) -> UInt32 {
-    let inPage = Int(address & (Self.pageSize - 1))
-    // Fast path, as for read64: an aligned load inside one page, without a byte array.
-    if inPage & 3 == 0 {
-      if let page = frame(address >> Self.pageShift) {
-        return UInt32(littleEndian: page.load(fromByteOffset: inPage, as: UInt32.self))
-      }
-      if regionIndex(containing: address) != nil { return 0 }
-    }
-    let b = try read(address, length: 4)
-    return b.enumerated().reduce(0) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
-  }
-
   public func write32(_ value: UInt32, at address: UInt64) throws(MemoryError) {
     let inPage = Int(address & (Self.pageSize - 1))
     // Fast path, as for write64: an aligned store inside one page, without a byte array.
@@ -395,49 +385,4 @@ public final class PhysicalMemory {
 
   /// Pages that hold data (written and not zeroed since), for reports and tests.
   public var materializedPageCount: Int { pageCount }
-}
-
-/// The storage of 512 consecutive pages (2 MiB), each allocated on first write.
-final class PageChunk {
-  static let shift: UInt64 = 9
-  static let mask: UInt64 = 511
-  /// The 512 frames, then the number of them that hold storage and the end of the highest
-  /// one given storage since the chunk was last emptied (in the same allocation, so that code
-  /// holding only the frames, as the memory's hot paths do, can keep them).
-  let frames: UnsafeMutablePointer<UnsafeMutableRawPointer?>
-
-  init() {
-    frames = .allocate(capacity: Int(Self.mask) + 3)
-    frames.initialize(repeating: nil, count: Int(Self.mask) + 3)
-  }
-
-  /// How many of the frames hold storage.
-  static func live(_ frames: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> Int {
-    Int(bitPattern: frames[Int(mask) + 1])
-  }
-
-  /// Every frame from here on has had no storage since the chunk was last emptied.
-  static func end(_ frames: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> Int {
-    Int(bitPattern: frames[Int(mask) + 2])
-  }
-
-  static func addLive(_ frames: UnsafeMutablePointer<UnsafeMutableRawPointer?>, _ delta: Int) {
-    frames[Int(mask) + 1] = UnsafeMutableRawPointer(bitPattern: live(frames) + delta)
-  }
-
-  /// Notes that frame `slot` was given storage.
-  static func noteUsed(_ frames: UnsafeMutablePointer<UnsafeMutableRawPointer?>, slot: Int) {
-    if slot >= end(frames) { frames[Int(mask) + 2] = UnsafeMutableRawPointer(bitPattern: slot + 1) }
-  }
-
-  /// Notes that no frame holds storage any more.
-  static func empty(_ frames: UnsafeMutablePointer<UnsafeMutableRawPointer?>) {
-    frames[Int(mask) + 1] = nil
-    frames[Int(mask) + 2] = nil
-  }
-
-  deinit {
-    for i in 0...Int(Self.mask) { frames[i]?.deallocate() }
-    frames.deallocate()
-  }
 }

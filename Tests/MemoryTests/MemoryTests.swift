@@ -54,6 +54,57 @@ struct PhysicalMemoryTests {
     #expect(
       seen.count == 1 && seen[0].0 == 0x8000_0010 && seen[0].1 == 4 && seen[0].2 == .kernel("old"))
   }
+
+  @Test("a zero stored into a page never written needs no page, yet is a write noted and observed")
+  func zeroStore() throws {
+    let m = makeMemory()
+    var seen = 0
+    m.writeObserver = { _, _, _ in seen += 1 }
+    m.tracksWrittenPages = true
+    try m.write64(0, at: 0x8000_3000)
+    try m.write32(0, at: 0x8000_4004)
+    #expect(m.materializedPageCount == 0 && seen == 2)
+    #expect(m.writtenPages == [0x80003, 0x80004])
+    #expect(try m.read64(0x8000_3000) == 0)
+  }
+
+  @Test("a page reused after being zeroed or forgotten reads as zeros wherever it was written before")
+  func recycledPagesReadZero() throws {
+    let m = makeMemory()
+    try m.write([UInt8](repeating: 0xa5, count: 0x1000), at: 0x8000_0000)
+    try m.write64(~0, at: 0x8000_1ff8)
+    try m.write64(~0, at: 0x8000_2008)
+    try m.fill(0x8000_0000, length: 0x3000)
+    try m.write64(1, at: 0x8000_5000)
+    try m.write32(2, at: 0x8000_6800)
+    try m.write([3], at: 0x8000_7fff)
+    #expect(try m.read(0x8000_5000, length: 0x3000).filter { $0 != 0 } == [1, 2, 3])
+    m.removeAll()
+    m.addRAM(base: 0x8000_0000, size: 0x10_0000)
+    try m.write64(4, at: 0x8000_0100)
+    try m.write64(5, at: 0x8000_1100)
+    try m.write64(6, at: 0x8000_2100)
+    #expect(try m.read(0x8000_0000, length: 0x3000).filter { $0 != 0 } == [4, 5, 6])
+  }
+
+  @Test("pages written from one array share it until written again; each reads as written")
+  func sharedPages() throws {
+    let m = makeMemory()
+    let pattern = (0..<0x1000).map { UInt8(truncatingIfNeeded: $0 | 1) }
+    m.tracksWrittenPages = true
+    try m.writePage(pattern, at: 0x8000_1000)
+    try m.writePage(pattern, at: 0x8000_2000)
+    try m.writePage(Array(pattern), at: 0x8000_3000)
+    #expect(m.materializedPageCount == 3 && m.writtenPages == [0x80001, 0x80002, 0x80003])
+    try m.write64(0, at: 0x8000_2008)
+    #expect(try m.read(0x8000_1000, length: 0x1000) == pattern)
+    #expect(try m.read64(0x8000_2008) == 0 && m.read64(0x8000_2000) == m.read64(0x8000_1000))
+    try m.fill(0x8000_1000, length: 0x1000)
+    #expect(try m.isZero(0x8000_1000, length: 0x1000) && m.read(0x8000_3000, length: 0x1000) == pattern)
+    #expect(throws: MemoryError.unbacked(address: 0x1000, length: 0x1000)) {
+      try m.writePage(pattern, at: 0x1000)
+    }
+  }
 }
 
 @Suite("dma_alloc_coherent")

@@ -1,0 +1,73 @@
+/// Reads of ``PhysicalMemory``: none of them materialises a page (an unwritten page reads as
+/// zeros).
+extension PhysicalMemory {
+  public func read(_ address: UInt64, length: Int) throws(MemoryError) -> [UInt8] {
+    guard isBacked(address, length: length) else {
+      throw .unbacked(address: address, length: length)
+    }
+    return [UInt8](unsafeUninitializedCapacity: length) { out, count in
+      var done = 0
+      while done < length {
+        let a = address + UInt64(done)
+        let inPage = Int(a & (Self.pageSize - 1))
+        let n = min(length - done, Int(Self.pageSize) - inPage)
+        let target = UnsafeMutableRawPointer(out.baseAddress! + done)
+        if let page = frame(a >> Self.pageShift) {
+          target.copyMemory(from: page + inPage, byteCount: n)
+        } else {
+          target.initializeMemory(as: UInt8.self, repeating: 0, count: n)
+        }
+        done += n
+      }
+      count = length
+    }
+  }
+
+  /// Whether every byte of `address..<address+length` is zero, without copying it out (pages
+  /// never written are zero at once).
+  public func isZero(_ address: UInt64, length: Int) throws(MemoryError) -> Bool {
+    guard isBacked(address, length: length) else {
+      throw .unbacked(address: address, length: length)
+    }
+    var done = 0
+    while done < length {
+      let a = address + UInt64(done)
+      let inPage = Int(a & (Self.pageSize - 1))
+      let n = min(length - done, Int(Self.pageSize) - inPage)
+      if let page = frame(a >> Self.pageShift) {
+        let bytes = UnsafeRawBufferPointer(start: page + inPage, count: n)
+        if bytes.contains(where: { $0 != 0 }) { return false }
+      }
+      done += n
+    }
+    return true
+  }
+
+  /// A little-endian 64-bit load (how IOMMUs read table entries and commands).
+  public func read64(_ address: UInt64) throws(MemoryError) -> UInt64 {
+    let inPage = Int(address & (Self.pageSize - 1))
+    // Fast path: an aligned load inside one page. A page that holds data is RAM (pages are
+    // only materialised by writes to RAM), so only an empty page needs the region lookup.
+    if inPage & 7 == 0 {
+      if let page = frame(address >> Self.pageShift) {
+        return UInt64(littleEndian: page.load(fromByteOffset: inPage, as: UInt64.self))
+      }
+      if regionIndex(containing: address) != nil { return 0 }
+    }
+    let b = try read(address, length: 8)
+    return b.enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+  }
+
+  public func read32(_ address: UInt64) throws(MemoryError) -> UInt32 {
+    let inPage = Int(address & (Self.pageSize - 1))
+    // Fast path, as for read64: an aligned load inside one page, without a byte array.
+    if inPage & 3 == 0 {
+      if let page = frame(address >> Self.pageShift) {
+        return UInt32(littleEndian: page.load(fromByteOffset: inPage, as: UInt32.self))
+      }
+      if regionIndex(containing: address) != nil { return 0 }
+    }
+    let b = try read(address, length: 4)
+    return b.enumerated().reduce(0) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
+  }
+}
