@@ -69,16 +69,23 @@ public final class ARMSMMUv2: IOMMUHardwareModel {
   private func installHooks() {
     typealias O = SMMUv2Offsets
     let c = configuration
+    // The hooks the drivers' hot writes run (sTLBGSTATUS, the SMRs, ACTLR) reach the model through an
+    // unmanaged reference: an unowned capture takes a retain and release on every call. Safe: the
+    // register file is this model's own `let`, written only while the model lives (the machine's
+    // rig and the tests hold the model; a write after it was gone trapped on the unowned capture).
+    let model = Unmanaged.passUnretained(self)
     registers.onWrite(at: O.sTLBGSYNC) { [unowned self] _, _ in
       poke32(SMMUv2Bits.sTLBGSTATUSGSACTIVE, O.sTLBGSTATUS)
       globalSyncReadsLeft = c.tlbSyncBusyReads
     }
-    registers.onRead(at: O.sTLBGSTATUS) { [unowned self] _, _ in
-      if tlbSyncNeverCompletes { return }
-      if globalSyncReadsLeft == 0 {
-        poke32(0, O.sTLBGSTATUS)
-      } else {
-        globalSyncReadsLeft -= 1
+    registers.onRead(at: O.sTLBGSTATUS) { _, _ in
+      model._withUnsafeGuaranteedRef { smmu in
+        if smmu.tlbSyncNeverCompletes { return }
+        if smmu.globalSyncReadsLeft == 0 {
+          smmu.poke32(0, O.sTLBGSTATUS)
+        } else {
+          smmu.globalSyncReadsLeft -= 1
+        }
       }
     }
     for (offset, label) in [(O.tlbiVMID, "TLBIVMID"), (O.tlbiAllNSNH, "TLBIALLNSNH"), (O.tlbiAllH, "TLBIALLH")] {
@@ -89,8 +96,8 @@ public final class ARMSMMUv2: IOMMUHardwareModel {
     // SMR: only the implemented ID and MASK bits stick; with EXIDENABLE the valid bit lives in
     // S2CR.EXIDVALID and bit 31 is a MASK bit.
     for n in 0..<c.numSMRGroups where c.streamMatching {
-      registers.legalize(at: O.smr(n)) { [unowned self] _, proposed in
-        let exid = sCR0 & SMMUv2Bits.sCR0EXIDENABLE != 0
+      registers.legalize(at: O.smr(n)) { _, proposed in
+        let exid = model._withUnsafeGuaranteedRef { $0.sCR0 } & SMMUv2Bits.sCR0EXIDENABLE != 0
         let keep =
           UInt64(c.smrMaskBits) << 16 | UInt64(c.smrIDBits) | (exid ? 0 : UInt64(SMMUv2Bits.smrValid))
         return proposed & keep
@@ -110,8 +117,8 @@ public final class ARMSMMUv2: IOMMUHardwareModel {
           contextSyncReadsLeft[n] -= 1
         }
       }
-      registers.legalize(at: cb + O.cbACTLR) { [unowned self] old, proposed in
-        peek32(O.sACR) & SMMUv2Bits.acrCacheLock != 0 ? old : proposed
+      registers.legalize(at: cb + O.cbACTLR) { old, proposed in
+        model._withUnsafeGuaranteedRef { $0.peek32(O.sACR) } & SMMUv2Bits.acrCacheLock != 0 ? old : proposed
       }
       for (offset, label) in [
         (O.cbTLBIASID, "TLBIASID"), (O.cbTLBIVA, "TLBIVA"), (O.cbTLBIVAL, "TLBIVAL"), (O.cbTLBIIPAS2, "TLBIIPAS2"),
