@@ -24,7 +24,23 @@ public final class ARMSMMUv2: IOMMUHardwareModel {
   /// Fault injection: a started TLB sync never completes (GSACTIVE / SACTIVE stay set).
   @exclusivity(unchecked) public var tlbSyncNeverCompletes = false
   /// Every TLB invalidation the silicon received, in order (`TLBIALLH`, `CB0 TLBIASID 0x1`).
-  @exclusivity(unchecked) public private(set) var tlbInvalidations: [String] = []
+  public var tlbInvalidations: [String] { tlbInvalidationLog.map { $0.description } }
+  /// The invalidations as received, formatted only when read: the drivers issue one per map
+  /// and per sync, and nothing reads them in a handover.
+  @exclusivity(unchecked) private var tlbInvalidationLog: [TLBInvalidation] = []
+  private struct TLBInvalidation: CustomStringConvertible {
+    /// The register's name (a literal).
+    let label: String
+    /// The context bank, or nil for a global invalidation.
+    let contextBank: Int?
+    /// The value written, when the line shows it.
+    let value: UInt64?
+
+    var description: String {
+      let operation = value.map { "\(label) \(hex($0))" } ?? label
+      return contextBank.map { "CB\($0) \(operation)" } ?? operation
+    }
+  }
   /// Every fault the router recorded, in order, as a sentence.
   @exclusivity(unchecked) public private(set) var faultLog: [String] = []
 
@@ -48,7 +64,7 @@ public final class ARMSMMUv2: IOMMUHardwareModel {
     registers.reset()
     globalSyncReadsLeft = 0
     contextSyncReadsLeft = Array(repeating: 0, count: configuration.numContextBanks)
-    tlbInvalidations = []
+    tlbInvalidationLog.removeAll(keepingCapacity: true)
     faultLog = []
   }
 
@@ -89,8 +105,10 @@ public final class ARMSMMUv2: IOMMUHardwareModel {
       }
     }
     for (offset, label) in [(O.tlbiVMID, "TLBIVMID"), (O.tlbiAllNSNH, "TLBIALLNSNH"), (O.tlbiAllH, "TLBIALLH")] {
+      let showsValue = label == "TLBIVMID"
       registers.onWrite(at: offset) { [unowned self] _, event in
-        tlbInvalidations.append(label == "TLBIVMID" ? "\(label) \(hex(event.value))" : label)
+        tlbInvalidationLog.append(
+          TLBInvalidation(label: label, contextBank: nil, value: showsValue ? event.value : nil))
       }
     }
     // SMR: only the implemented ID and MASK bits stick; with EXIDENABLE the valid bit lives in
@@ -125,7 +143,7 @@ public final class ARMSMMUv2: IOMMUHardwareModel {
         (O.cbTLBIIPAS2L, "TLBIIPAS2L"),
       ] {
         registers.onWrite(at: cb + offset) { [unowned self] _, event in
-          tlbInvalidations.append("CB\(n) \(label) \(hex(event.value))")
+          tlbInvalidationLog.append(TLBInvalidation(label: label, contextBank: n, value: event.value))
         }
       }
     }
