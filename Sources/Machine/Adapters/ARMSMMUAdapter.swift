@@ -27,7 +27,10 @@ public final class ARMSMMUAdapter: HandoverIOMMU {
   public init() {}
 
   public func makeHardware(memory: PhysicalMemory) -> any IOMMUHardwareModel {
-    ARMSMMUv2(configuration: .mmu500, memory: memory)
+    let smmu = ARMSMMUv2(configuration: .mmu500, memory: memory)
+    // The machine counts faults and blocked transactions; it reads no sentence.
+    smmu.describesBlockedRoutes = false
+    return smmu
   }
 
   public func install(
@@ -50,7 +53,7 @@ public final class ARMSMMUAdapter: HandoverIOMMU {
   }
 
   public func recordedFaults(_ hardware: any IOMMUHardwareModel) -> Int {
-    (hardware as? ARMSMMUv2)?.faultLog.count ?? 0
+    (hardware as? ARMSMMUv2)?.faultCount ?? 0
   }
 }
 

@@ -43,6 +43,13 @@ public final class ARMSMMUv2: IOMMUHardwareModel {
   }
   /// Every fault the router recorded, in order, as a sentence.
   @exclusivity(unchecked) public private(set) var faultLog: [String] = []
+  /// How many faults the router recorded (``faultLog`` holds their sentences only while
+  /// ``describesBlockedRoutes``).
+  @exclusivity(unchecked) public private(set) var faultCount = 0
+  /// Whether a blocked route carries its reason (`DMARoute.blocked(reason:)`, empty when off) and the fault its sentence in ``faultLog``.
+  /// The handover machine only counts blocked transactions and turns it off: building the
+  /// sentence cost more than routing the transaction.
+  @exclusivity(unchecked) public var describesBlockedRoutes = true
 
   @exclusivity(unchecked) var globalSyncReadsLeft = 0
   @exclusivity(unchecked) var contextSyncReadsLeft: [Int]
@@ -66,6 +73,7 @@ public final class ARMSMMUv2: IOMMUHardwareModel {
     contextSyncReadsLeft = Array(repeating: 0, count: configuration.numContextBanks)
     tlbInvalidationLog.removeAll(keepingCapacity: true)
     faultLog = []
+    faultCount = 0
   }
 
   // MARK: Backdoor helpers
@@ -150,5 +158,11 @@ public final class ARMSMMUv2: IOMMUHardwareModel {
   }
 
   /// Records a fault sentence for the report.
-  func noteFault(_ sentence: String) { faultLog.append(sentence) }
+  func noteFault(_ sentence: @autoclosure () -> String) -> String {
+    faultCount += 1
+    guard describesBlockedRoutes else { return "" }
+    let sentence = sentence()
+    faultLog.append(sentence)
+    return sentence
+  }
 }

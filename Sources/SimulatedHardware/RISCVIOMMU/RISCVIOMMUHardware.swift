@@ -62,6 +62,10 @@ public final class RISCVIOMMUHardware: IOMMUHardwareModel {
   @exclusivity(unchecked) public internal(set) var processedCommands: [RISCVIOMMUCommandRecord] = []
   /// Every fault the hardware reported, whether or not the fault queue could take it.
   @exclusivity(unchecked) public internal(set) var faults: [RISCVIOMMUFaultRecord] = []
+  /// Whether a blocked route carries its reason (`DMARoute.blocked(reason:)`, empty when off).
+  /// The handover machine only counts blocked transactions and turns it off: building the
+  /// sentence cost more than routing the transaction.
+  @exclusivity(unchecked) public var describesBlockedRoutes = true
   /// Where interrupts go: called with the vector (MSI-X entry or wire) of a cause that became
   /// pending. A machine forwards it to the driver's interrupt handler; nil drops interrupts.
   @exclusivity(unchecked) public var interruptSink: ((_ vector: Int) -> Void)?

@@ -30,6 +30,10 @@ public final class SMMUv3: IOMMUHardwareModel {
   @exclusivity(unchecked) public var commandObserver: ((SMMUv3Command) -> Void)?
   /// Every event the SMMU recorded (whether or not the event queue was on to receive it).
   @exclusivity(unchecked) public internal(set) var events: [SMMUv3Event] = []
+  /// Whether a blocked route carries its reason (`DMARoute.blocked(reason:)`, empty when off).
+  /// The handover machine only counts blocked transactions and turns it off: building the
+  /// sentence cost more than routing the transaction.
+  @exclusivity(unchecked) public var describesBlockedRoutes = true
   /// CMD_SYNCs that asked for a wired interrupt (CS=IRQ without an MSI address).
   @exclusivity(unchecked) public internal(set) var syncInterrupts = 0
 
