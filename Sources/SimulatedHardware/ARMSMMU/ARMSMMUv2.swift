@@ -19,6 +19,9 @@ public final class ARMSMMUv2: IOMMUHardwareModel {
   public let registers: SimulatedRegisterFile
   /// Memory the context banks' translation tables live in (nil: translation faults).
   public let memory: PhysicalMemory?
+  /// `memory` for the table walk of every transaction: binding the optional reference retained
+  /// and released it per walk. Safe: `memory` holds it as long as the model.
+  let walkMemory: Unmanaged<PhysicalMemory>?
   // The state below is read or changed by the register hooks and the router with plain stores
   // and appends, never while another access is in progress: no dynamic exclusivity checks.
   /// Fault injection: a started TLB sync never completes (GSACTIVE / SACTIVE stay set).
@@ -61,6 +64,7 @@ public final class ARMSMMUv2: IOMMUHardwareModel {
     self.name = name
     self.configuration = configuration
     self.memory = memory
+    walkMemory = memory.map { .passUnretained($0) }
     registers = SimulatedRegisterFile(
       size: configuration.registerSpaceSize, registers: configuration.registerDefinitions())
     contextSyncReadsLeft = Array(repeating: 0, count: configuration.numContextBanks)
