@@ -18,9 +18,15 @@ public final class IOMem {
   /// for the machine's tap, through its base's) twice on every access.
   private let ioSize: Int
   private let ioWidths: AccessWidths
+  /// `device`, read on every access without the retain and release an unowned reference
+  /// takes around each use. Safe: an IOMem comes from its device's `ioremap()` for the driver
+  /// bound to it, and the driver core keeps every device it registered for as long as its
+  /// drivers run (an access after the device was gone trapped on the unowned reference before).
+  private let accessDevice: Unmanaged<Device>
 
   init(device: Device, resource: DeviceResource) {
     self.device = device
+    accessDevice = .passUnretained(device)
     self.resource = resource
     ioSize = resource.io.size
     ioWidths = resource.io.supportedWidths
@@ -30,7 +36,7 @@ public final class IOMem {
 
   @inline(__always)
   private func admit(_ offset: Int) throws(Errno) {
-    switch device.state {
+    switch accessDevice._withUnsafeGuaranteedRef({ $0.state }) {
     case .shutDown, .removed:
       device.core?.record(.mmioAfterShutdown(device: device.name, offset: offset))
       if device.core?.strictEnforcement ?? false {

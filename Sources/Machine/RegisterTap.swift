@@ -41,13 +41,24 @@ final class RegisterTap: WritableRegisterIO {
 
   func uncheckedWrite(_ value: UInt64, _ width: AccessWidth, at offset: Int) throws(IOError) {
     try base.uncheckedWrite(value, width, at: offset)
-    let register = names.registerOffset(at: offset) ?? offset
-    let sample = controlRegisters.isEmpty || controlRegisters.contains(register)
+    let sample = isControlRegisterWrite(at: offset)
     machine._withUnsafeGuaranteedRef { machine in
       if machine.options.recordTimeline {
-        machine.noteRegisterWrite(iommu: iommu.takeUnretainedValue(), offset: register)
+        machine.noteRegisterWrite(
+          iommu: iommu.takeUnretainedValue(), offset: names.registerOffset(at: offset) ?? offset)
       }
       if sample { machine.sampleDMA() }
     }
+  }
+
+  /// Whether a write at `offset` lands in one of the control registers. The register file's
+  /// lookup (a per-byte table as large as the block, a cache miss on most writes) is asked
+  /// only for an offset within a qword after a control register: no register is wider.
+  private func isControlRegisterWrite(at offset: Int) -> Bool {
+    if controlRegisters.isEmpty { return true }
+    for control in controlRegisters where offset >= control && offset - control < 8 {
+      if (names.registerOffset(at: offset) ?? offset) == control { return true }
+    }
+    return false
   }
 }

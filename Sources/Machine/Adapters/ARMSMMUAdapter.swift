@@ -27,7 +27,10 @@ public final class ARMSMMUAdapter: HandoverIOMMU {
   public init() {}
 
   public func makeHardware(memory: PhysicalMemory) -> any IOMMUHardwareModel {
-    ARMSMMUv2(configuration: .mmu500, memory: memory)
+    let smmu = ARMSMMUv2(configuration: .mmu500, memory: memory)
+    // The machine counts faults and blocked transactions; it reads no sentence.
+    smmu.describesBlockedRoutes = false
+    return smmu
   }
 
   public func install(
@@ -50,7 +53,7 @@ public final class ARMSMMUAdapter: HandoverIOMMU {
   }
 
   public func recordedFaults(_ hardware: any IOMMUHardwareModel) -> Int {
-    (hardware as? ARMSMMUv2)?.faultLog.count ?? 0
+    (hardware as? ARMSMMUv2)?.faultCount ?? 0
   }
 }
 
@@ -60,16 +63,20 @@ final class ARMSMMUBinding: IOMMUBinding {
   let device: Device
   let driver: ARMSMMUDriver
   let kernel: Kernel
+  /// `iommu_def_domain_type`, set once at boot from the command line and config
+  /// (`iommu_subsys_init()`): reading it per attach copied the kernel's whole context.
+  let defaultDomainType: DefaultDomainType
 
   init(device: Device, driver: ARMSMMUDriver, kernel: Kernel) {
     self.device = device
     self.driver = driver
     self.kernel = kernel
+    defaultDomainType = kernel.context.defaultDomainType
   }
 
   func attach(_ client: Device, streamID: UInt32) throws(Errno) -> any DMAMapping {
     try driver.probeDevice(client)
-    if kernel.context.defaultDomainType == .identity {
+    if defaultDomainType == .identity {
       try driver.attachIdentity(client)
       return DirectMapping()
     }

@@ -36,6 +36,8 @@ public final class IntelIOMMUAdapter: HandoverIOMMU {
     // Nothing on the machine reads QEMU's trace events; formatting one per access costs more
     // than the access.
     unit.recordsEvents = false
+    // The machine counts blocked transactions; it reads no reason.
+    unit.describesBlockedRoutes = false
     return unit
   }
 
@@ -98,18 +100,22 @@ final class IntelBinding: IOMMUBinding {
   let device: Device
   let driver: IntelIOMMUDriver
   let aperture: UInt64
+  /// `iommu_def_domain_type`, set once at boot from the command line and config
+  /// (`iommu_subsys_init()`): reading it per attach copied the kernel's whole context.
+  let defaultDomainType: DefaultDomainType
 
   init(device: Device, driver: IntelIOMMUDriver, aperture: UInt64) {
     self.device = device
     self.driver = driver
     self.aperture = aperture
+    defaultDomainType = driver.kernel.context.defaultDomainType
   }
 
   func attach(_ client: Device, streamID: UInt32) throws(Errno) -> any DMAMapping {
     let rid = UInt16(truncatingIfNeeded: streamID)
     guard driver.enabled, driver.iommu(for: rid) != nil else { return DirectMapping() }
     do throws(DMARError) { try driver.deferredAttach(rid) } catch { throw error.errno }
-    if driver.kernel.context.defaultDomainType == .identity { return DirectMapping() }
+    if defaultDomainType == .identity { return DirectMapping() }
     let driver = driver
     return DriverDomain(aperture: aperture) { iova, physical, size throws(Errno) in
       do throws(DMARError) {

@@ -25,7 +25,10 @@ public final class RISCVIOMMUAdapter: HandoverIOMMU {
   public init() {}
 
   public func makeHardware(memory: PhysicalMemory) -> any IOMMUHardwareModel {
-    RISCVIOMMUHardware(memory: memory)
+    let iommu = RISCVIOMMUHardware(memory: memory)
+    // The machine counts blocked transactions; it reads no reason.
+    iommu.describesBlockedRoutes = false
+    return iommu
   }
 
   public func install(
@@ -75,12 +78,16 @@ final class RISCVBinding: IOMMUBinding {
   let memory: PhysicalMemory
   let allocator: DMAAllocator
   let kernel: Kernel
+  /// `iommu_def_domain_type`, set once at boot from the command line and config
+  /// (`iommu_subsys_init()`): reading it per attach copied the kernel's whole context.
+  let defaultDomainType: DefaultDomainType
 
   init(device: Device, boot: KernelBoot) {
     self.device = device
     memory = boot.memory
     allocator = boot.allocator
     kernel = boot.kernel
+    defaultDomainType = boot.kernel.context.defaultDomainType
   }
 
   /// Sv39: V b0, R b1, W b2, A b6, D b7, PPN from b10.
@@ -94,7 +101,7 @@ final class RISCVBinding: IOMMUBinding {
     // then does direct DMA.
     guard iommu.ddtMode > .bare else { return DirectMapping() }
     try iommu.attach(client, to: .identity)
-    guard kernel.context.defaultDomainType != .identity else { return DirectMapping() }
+    guard defaultDomainType != .identity else { return DirectMapping() }
     let domain = try RadixDomain(memory: memory, allocator: allocator, format: Self.sv39, aperture: 1 << 38)
     guard let dc = iommu.getDC(streamID) else { throw .ENODEV }
     do {

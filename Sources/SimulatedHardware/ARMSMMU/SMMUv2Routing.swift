@@ -90,9 +90,9 @@ extension ARMSMMUv2 {
     poke32(0, SMMUv2Offsets.sGFSYNR2)
   }
 
-  func blocked(_ reason: String) -> DMARoute {
-    noteFault(reason)
-    return .blocked(reason: reason)
+  /// The reason is built only when the model describes blocked routes.
+  func blocked(_ reason: @autoclosure () -> String) -> DMARoute {
+    .blocked(reason: noteFault(reason()))
   }
 
   /// A transaction handed to context bank `n`.

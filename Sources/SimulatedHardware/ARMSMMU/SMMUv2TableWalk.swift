@@ -31,7 +31,7 @@ extension ARMSMMUv2 {
     guard c.configurationIsV2 == false || cba2r & 1 == 1 else {
       return .failure(.translation(0, "AArch32 translation formats not modelled"))
     }
-    guard let memory else { return .failure(.translation(0, "no memory attached to the model")) }
+    guard let walkMemory else { return .failure(.translation(0, "no memory attached to the model")) }
     let stage2 = type == 0
     let tcr = peek32(cb + SMMUv2Offsets.cbTCR)
     guard tcr[bits: 14...15] == 0 else {
@@ -63,7 +63,7 @@ extension ARMSMMUv2 {
       let descriptorAddress = table + index * 8
       let descriptor: UInt64
       do {
-        descriptor = try memory.read64(descriptorAddress)
+        descriptor = try walkMemory._withUnsafeGuaranteedRef { try $0.read64(descriptorAddress) }
       } catch {
         return .failure(
           WalkFault(

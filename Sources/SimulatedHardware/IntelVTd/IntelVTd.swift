@@ -25,6 +25,9 @@ public final class IntelVTd: IOMMUHardwareModel {
   /// QEMU-format trace events, oldest first.
   @exclusivity(unchecked) public private(set) var events: [String] = []
   @exclusivity(unchecked) public var recordsEvents = true
+  /// Whether a blocked route carries its reason (`DMARoute.blocked(reason:)`, empty when off).
+  /// The handover machine only counts blocked transactions and turns it off.
+  @exclusivity(unchecked) public var describesBlockedRoutes = true
   /// GSTS bits that keep their value whatever GCMD asks (a status that never arrives).
   @exclusivity(unchecked) public var stuckStatus: UInt32 = 0
   /// PMEN.PRS stays set after EPM is cleared (with ``VTdConfiguration/protectedMemoryRegions``).

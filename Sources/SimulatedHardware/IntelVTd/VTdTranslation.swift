@@ -45,7 +45,7 @@ extension IntelVTd {
       recordFault(
         VTdFault(sourceID: sid, address: address, reason: reason, isWrite: isWrite, recorded: false),
         suppressed: suppressed)
-      return .blocked(reason: "DMAR fault reason \(hex(reason.rawValue, digits: 2))")
+      return .blocked(reason: describesBlockedRoutes ? "DMAR fault reason \(hex(reason.rawValue, digits: 2))" : "")
     }
     let bus = UInt64(sid >> 8)
     let devfn = UInt64(sid & 0xFF)

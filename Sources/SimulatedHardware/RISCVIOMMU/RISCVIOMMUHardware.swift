@@ -62,6 +62,10 @@ public final class RISCVIOMMUHardware: IOMMUHardwareModel {
   @exclusivity(unchecked) public internal(set) var processedCommands: [RISCVIOMMUCommandRecord] = []
   /// Every fault the hardware reported, whether or not the fault queue could take it.
   @exclusivity(unchecked) public internal(set) var faults: [RISCVIOMMUFaultRecord] = []
+  /// Whether a blocked route carries its reason (`DMARoute.blocked(reason:)`, empty when off).
+  /// The handover machine only counts blocked transactions and turns it off: building the
+  /// sentence cost more than routing the transaction.
+  @exclusivity(unchecked) public var describesBlockedRoutes = true
   /// Where interrupts go: called with the vector (MSI-X entry or wire) of a cause that became
   /// pending. A machine forwards it to the driver's interrupt handler; nil drops interrupts.
   @exclusivity(unchecked) public var interruptSink: ((_ vector: Int) -> Void)?
@@ -130,6 +134,11 @@ public final class RISCVIOMMUHardware: IOMMUHardwareModel {
 
   private func installHooks() {
     let s = RISCVIOMMUSpec.self
+    // The hooks the drivers' hot writes run (ICVEC, the queue indices, CQT) reach the model through an
+    // unmanaged reference: an unowned capture takes a retain and release on every call. Safe: the
+    // register file is this model's own `let`, written only while the model lives (the machine's
+    // rig and the tests hold the model; a write after it was gone trapped on the unowned capture).
+    let model = Unmanaged.passUnretained(self)
     registers.legalize(at: s.ddtp) { [unowned self] old, proposed in
       legalizeDDTP(old: old, proposed: proposed)
     }
@@ -140,30 +149,34 @@ public final class RISCVIOMMUHardware: IOMMUHardwareModel {
       configuration.bigEndianWritable
         ? proposed : (proposed & ~s.fctlBigEndian) | (old & s.fctlBigEndian)
     }
-    registers.legalize(at: s.icvec) { [unowned self] _, proposed in
-      if let fixed = configuration.fixedInterruptVectors { return fixed & 0xffff }
-      var value: UInt64 = 0
-      for field in 0..<4 {
-        let v = min((proposed >> UInt64(4 * field)) & 0xf, configuration.maxInterruptVector)
-        value |= v << UInt64(4 * field)
+    registers.legalize(at: s.icvec) { _, proposed in
+      model._withUnsafeGuaranteedRef { iommu in
+        if let fixed = iommu.configuration.fixedInterruptVectors { return fixed & 0xffff }
+        var value: UInt64 = 0
+        for field in 0..<4 {
+          let v = min((proposed >> UInt64(4 * field)) & 0xf, iommu.configuration.maxInterruptVector)
+          value |= v << UInt64(4 * field)
+        }
+        return value
       }
-      return value
     }
     for queue in RISCVIOMMUSpec.Queue.allCases {
       registers.legalize(at: queue.base) { [unowned self] _, proposed in
         let log2 = min(proposed & s.queueLog2SizeMask, configuration.maxQueueLog2Size)
         return (proposed & s.ppnMask) | log2
       }
-      registers.legalize(at: queue.softwareIndex) { [unowned self] old, proposed in
+      registers.legalize(at: queue.softwareIndex) { old, proposed in
         // RO while the queue is off; within the latched index mask while it is on.
-        guard let active = activeQueues[queue] else { return old }
+        guard let active = model._withUnsafeGuaranteedRef({ $0.activeQueues[queue] }) else {
+          return old
+        }
         return proposed & UInt64(active.mask)
       }
       registers.onWrite(at: queue.csr) { [unowned self] _, event in
         queueControlWritten(queue, event)
       }
     }
-    registers.onWrite(at: s.cqt) { [unowned self] _, _ in processCommandQueue() }
+    registers.onWrite(at: s.cqt) { _, _ in model._withUnsafeGuaranteedRef { $0.processCommandQueue() } }
     registers.onWrite(at: s.trReqCtl) { [unowned self] _, _ in debugTranslationRequested() }
     registers.onWrite(at: s.ipsr) { [unowned self] _, event in
       reevaluateInterruptPending(cleared: event.value)

@@ -38,7 +38,7 @@ extension RISCVIOMMUHardware {
       return route
     case .failure(let f):
       reportFault(cause: f.cause, deviceID: streamID, isWrite: isWrite, iotval: address)
-      return .blocked(reason: "cause \(f.cause): \(f.reason)")
+      return .blocked(reason: describesBlockedRoutes ? "cause \(f.cause): \(f.reason)" : "")
     }
   }
 

@@ -30,6 +30,10 @@ public final class SMMUv3: IOMMUHardwareModel {
   @exclusivity(unchecked) public var commandObserver: ((SMMUv3Command) -> Void)?
   /// Every event the SMMU recorded (whether or not the event queue was on to receive it).
   @exclusivity(unchecked) public internal(set) var events: [SMMUv3Event] = []
+  /// Whether a blocked route carries its reason (`DMARoute.blocked(reason:)`, empty when off).
+  /// The handover machine only counts blocked transactions and turns it off: building the
+  /// sentence cost more than routing the transaction.
+  @exclusivity(unchecked) public var describesBlockedRoutes = true
   /// CMD_SYNCs that asked for a wired interrupt (CS=IRQ without an MSI address).
   @exclusivity(unchecked) public internal(set) var syncInterrupts = 0
 
@@ -90,12 +94,19 @@ public final class SMMUv3: IOMMUHardwareModel {
   }
 
   private func installHandshakes() {
-    registers.onWrite(at: SMMUv3Offset.CR0) { [unowned self] regs, e in
-      // QEMU acknowledges in the same write, without the reserved bits.
-      if !configuration.faults.contains(.cr0AckStuck) {
-        regs.poke(e.newValue & CR0Bits.ackMask, .dword, at: SMMUv3Offset.CR0ACK)
+    // The hooks the drivers' hot writes run (CR0, GERRORN, CMDQ_PROD) reach the model through an
+    // unmanaged reference: an unowned capture takes a retain and release on every call. Safe: the
+    // register file is this model's own `let`, written only while the model lives (the machine's
+    // rig and the tests hold the model; a write after it was gone trapped on the unowned capture).
+    let model = Unmanaged.passUnretained(self)
+    registers.onWrite(at: SMMUv3Offset.CR0) { regs, e in
+      model._withUnsafeGuaranteedRef { smmu in
+        // QEMU acknowledges in the same write, without the reserved bits.
+        if !smmu.configuration.faults.contains(.cr0AckStuck) {
+          regs.poke(e.newValue & CR0Bits.ackMask, .dword, at: SMMUv3Offset.CR0ACK)
+        }
+        smmu.consumeCommandQueue()
       }
-      consumeCommandQueue()
     }
     registers.onWrite(at: SMMUv3Offset.GBPA) { [unowned self] regs, e in
       if e.value & GBPABits.UPDATE == 0 {
@@ -113,11 +124,13 @@ public final class SMMUv3: IOMMUHardwareModel {
         regs.poke(e.newValue, .dword, at: SMMUv3Offset.IRQ_CTRLACK)
       }
     }
-    registers.onWrite(at: SMMUv3Offset.GERRORN) { [unowned self] _, _ in
+    registers.onWrite(at: SMMUv3Offset.GERRORN) { _, _ in
       // Acknowledging CMDQ_ERR restarts command processing.
-      consumeCommandQueue()
+      model._withUnsafeGuaranteedRef { $0.consumeCommandQueue() }
     }
-    registers.onWrite(at: SMMUv3Offset.CMDQ_PROD) { [unowned self] _, _ in consumeCommandQueue() }
+    registers.onWrite(at: SMMUv3Offset.CMDQ_PROD) { _, _ in
+      model._withUnsafeGuaranteedRef { $0.consumeCommandQueue() }
+    }
     let idr1 = { [unowned self] in configuration.idr1 }
     for (offset, shift) in [
       (SMMUv3Offset.CMDQ_BASE, 21), (SMMUv3Offset.EVTQ_BASE, 16), (SMMUv3Offset.PRIQ_BASE, 11),

@@ -109,7 +109,7 @@ extension SMMUv3 {
       return fault(.badSTE, streamID, address, isWrite)
     }
     switch config {
-    case .abort: return .blocked(reason: "abort STE for stream \(hex(streamID))")
+    case .abort: return .blocked(reason: describesBlockedRoutes ? "abort STE for stream \(hex(streamID))" : "")
     case .bypass: return .bypassed(physical: address)
     case .stage1, .nested:
       if ste.s1DSS == 1 && substreamID == nil { return .bypassed(physical: address) }
@@ -246,7 +246,7 @@ extension SMMUv3 {
     let event = SMMUv3Event(kind: kind, streamID: sid, address: address, isWrite: isWrite)
     events.append(event)
     writeEvent(event)
-    return .blocked(reason: event.description)
+    return .blocked(reason: describesBlockedRoutes ? event.description : "")
   }
 
   private func writeEvent(_ e: SMMUv3Event) {

@@ -30,7 +30,6 @@ let QI_DONE: UInt32 = 2
 let QI_FREE: UInt32 = 0
 
 extension IntelIOMMU {
-  private var memory: PhysicalMemory { driver.memory }
 
   /// Mirrors dmar_fault(), drivers/iommu/intel/dmar.c (Linux 7.2): the fault interrupt handler,
   /// also called with irq -1 to clear faults left by firmware or the previous kernel. Reads

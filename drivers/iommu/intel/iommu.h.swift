@@ -172,6 +172,9 @@ public final class IntelIOMMU {
   @exclusivity(unchecked) public internal(set) var domainIDs: Set<Int> = []
   @exclusivity(unchecked) var faultIRQ = false
   unowned let driver: IntelIOMMUDriver
+  /// The driver's memory, held here: reached through the unowned `driver`, every descriptor
+  /// and status word of a queued invalidation took a retain and release.
+  let memory: PhysicalMemory
   weak var drhd: DMARDRHDUnit?
 
   init(
@@ -183,6 +186,7 @@ public final class IntelIOMMU {
     self.regSize = regSize
     self.reg = reg
     self.driver = driver
+    memory = driver.memory
   }
 
   var kernel: Kernel { driver.kernel }

@@ -134,6 +134,7 @@ public final class ARMSMMUv3Device {
     self.base = base
     self.variant = variant
     memory = dev.core?.memory
+    heldMemory = memory.map { .passUnretained($0) }
     clock = dev.kernel?.clock
     cmdq = ARMSMMUQueue(
       name: "cmdq", entryDwords: Queue.CMDQ_ENT_DWORDS, prodRegister: Reg.CMDQ_PROD,
@@ -151,6 +152,9 @@ public final class ARMSMMUv3Device {
   /// to the driver, so holding them makes no cycle).
   let memory: PhysicalMemory?
   let clock: SimulatedClock?
+  /// `memory` for ``write64(_:at:)`` and ``read64(_:)``: binding the optional reference
+  /// retained and released it around every STE, CD and command doubleword. Safe: `memory` holds it as long as the device.
+  private let heldMemory: Unmanaged<PhysicalMemory>?
 
   // Register accessors (readl_relaxed / writel_relaxed / writeq_relaxed).
   func readl(_ offset: Int) throws(Errno) -> UInt32 { try base.readl(offset) }
@@ -167,12 +171,16 @@ public final class ARMSMMUv3Device {
 
   /// Writes an entry's doubleword into memory the SMMU reads (`WRITE_ONCE` on a coherent table).
   func write64(_ value: UInt64, at address: UInt64) throws(Errno) {
-    guard let memory else { throw .ENOMEM }
-    do { try memory.write64(value, at: address) } catch { throw .EFAULT }
+    guard let heldMemory else { throw .ENOMEM }
+    do {
+      try heldMemory._withUnsafeGuaranteedRef { try $0.write64(value, at: address) }
+    } catch { throw .EFAULT }
   }
 
   func read64(_ address: UInt64) throws(Errno) -> UInt64 {
-    guard let memory else { throw .ENOMEM }
-    do { return try memory.read64(address) } catch { throw .EFAULT }
+    guard let heldMemory else { throw .ENOMEM }
+    do {
+      return try heldMemory._withUnsafeGuaranteedRef { try $0.read64(address) }
+    } catch { throw .EFAULT }
   }
 }
