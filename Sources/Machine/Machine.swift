@@ -60,9 +60,15 @@ public final class MachineClient {
   let identity: DeviceIdentity
   let streamIDs: [UInt32]
   let matchTable: [DeviceMatch]
+  /// Its IOMMU's hardware model (nil on a machine without IOMMUs), which routes every
+  /// transaction: held here, not looked up through the machine's IOMMU list per transaction.
+  let hardware: (any IOMMUHardwareModel)?
 
-  init(spec: ClientSpec, index: Int, iommuIndex: Int, bus: BusType) {
+  init(
+    spec: ClientSpec, index: Int, iommuIndex: Int, bus: BusType, hardware: (any IOMMUHardwareModel)?
+  ) {
     self.spec = spec
+    self.hardware = hardware
     let name = spec.kind.rawValue + String(index)
     self.name = name
     let sid = UInt32(0x10 + 8 * index)
@@ -189,7 +195,8 @@ public final class Machine {
       let iommuIndex = $0.offset % max(1, iommus.count)
       return MachineClient(
         spec: $0.element, index: $0.offset, iommuIndex: iommuIndex,
-        bus: iommus.isEmpty ? .platform : iommus[iommuIndex].adapter.clientBus)
+        bus: iommus.isEmpty ? .platform : iommus[iommuIndex].adapter.clientBus,
+        hardware: hardware.isEmpty ? nil : hardware[iommuIndex])
     }
     self.clients = clients
     self.iommus = zip(iommus, hardware).enumerated().map { i, pair in
@@ -242,9 +249,22 @@ public final class Machine {
   private func perform(_ tx: DMATransaction, from client: MachineClient) {
     var s = DMAStats()
     s.transactions = 1
-    client.device?.noteDMA(bytes: tx.length)
-    let route = iommus[client.iommuIndex].hardware.route(
-      streamID: client.streamID, address: tx.iova, isWrite: tx.isWrite)
+    // noteDMA() records only DMA after the device's shutdown: the state is checked here, so a
+    // running device is not retained for a call on every transaction.
+    if let device = client.device {
+      switch device.state {
+      case .shutDown, .removed: device.noteDMA(bytes: tx.length)
+      default: break
+      }
+    }
+    // The client's own reference to its IOMMU's hardware, bound without a copy (no retain).
+    let route: DMARoute
+    if let hardware = client.hardware {
+      route = hardware.route(streamID: client.streamID, address: tx.iova, isWrite: tx.isWrite)
+    } else {
+      route = iommus[client.iommuIndex].hardware.route(
+        streamID: client.streamID, address: tx.iova, isWrite: tx.isWrite)
+    }
     let physical: UInt64
     switch route {
     case .blocked:
