@@ -164,6 +164,8 @@ public final class Machine {
   /// Pages the old kernel wrote (tables, queues, DMA): a kexec'd kernel overwrites them.
   var oldKernelPages: [UInt64] { memory.writtenPages }
   @exclusivity(unchecked) public internal(set) var scenario: HandoverScenario?
+  /// A late IOMMU module's `device_add()` and `driver_register()`, run after the clients'.
+  @exclusivity(unchecked) var lateRegistrations: [() -> Void] = []
   /// Each client's driver, made once: it is stateless, and every kernel registers it.
   private(set) var clientDrivers: [ClientDriver] = []
 
