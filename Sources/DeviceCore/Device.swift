@@ -139,9 +139,16 @@ public final class Device: CustomStringConvertible {
 
   public internal(set) var core: DriverCore? {
     @inlinable get { uncheckedCore }
-    set { uncheckedCore = newValue }
+    set {
+      uncheckedCore = newValue
+      logMayRecord = newValue?.kernel.log.isRecording ?? false
+    }
   }
   @exclusivity(unchecked) @usableFromInline weak var uncheckedCore: DriverCore?
+  /// False when the core this device joined keeps no log (a log's `isRecording` never
+  /// changes): `dev_printk()` then returns without loading the weak `core` (and its kernel and
+  /// log), which the matrix's silent kernels would otherwise do for every message.
+  @exclusivity(unchecked) private var logMayRecord = false
 
   public init(
     name: String, bus: BusType, identity: DeviceIdentity, parent: Device? = nil,
@@ -175,7 +182,7 @@ public final class Device: CustomStringConvertible {
 
   /// `dev_printk()`: `riscv-iommu 0000:00:01.0: message`.
   public func printk(_ level: KernelLogLevel, _ message: @autoclosure () -> String) {
-    guard let log = core?.kernel.log, log.isRecording else { return }
+    guard logMayRecord, let log = core?.kernel.log, log.isRecording else { return }
     log.printk(level, Self.devLine(driverString, name, message()))
   }
 

@@ -47,7 +47,8 @@ final class ClientDriver: DeviceDriver {
     // One coherent allocation holds all the buffers (a ring, a command table), mapped at once.
     let (count, size) = kind.buffers
     let area = try device.dmaAllocCoherent(size: UInt64(count) * size)
-    let owner = machine.memory.ownerID(.deviceBuffer(machine.generation + ":" + client.name))
+    // The label (`new:nic0`) copied once into a string of its size, not appended piece by piece.
+    let owner = machine.memory.ownerID(.deviceBuffer(asciiString(machine.generation, ":", client.name)))
     machine.memory.setOwner(owner, base: area.address, size: area.size)
     let iova = try mapping.map(physical: area.address, size: area.size, dmaMask: kind.dmaMask)
     let segments = (0..<UInt64(count)).map {

@@ -32,7 +32,14 @@ public final class DMAEngine {
   /// Transactions left before the engine runs dry; nil while a driver keeps feeding it.
   @exclusivity(unchecked) public private(set) var remaining: Int?
   // Advanced on every transaction, never from two places at once: no dynamic exclusivity checks.
-  @exclusivity(unchecked) private var cursor = 0
+  // Where the engine is in its program: the transfer within the current segment, the segments
+  // walked so far and the segment that index falls on (counters kept so that a transaction
+  // takes no division), and the program's segments and transfers per segment, set at start.
+  @exclusivity(unchecked) private var transfer = 0
+  @exclusivity(unchecked) private var round = 0
+  @exclusivity(unchecked) private var slot = 0
+  @exclusivity(unchecked) private var segments: [DMASegment] = []
+  @exclusivity(unchecked) private var perSegment = 1
   /// The bytes every write carries (a recognisable pattern per kind).
   let payload: [UInt8]
 
@@ -59,7 +66,11 @@ public final class DMAEngine {
   /// A driver programs the engine and starts it (it keeps feeding it from now on).
   func start(_ program: DMAProgram) {
     self.program = program
-    cursor = 0
+    segments = program.segments
+    perSegment = segments.isEmpty ? 1 : Int(max(1, segments[0].size / UInt64(kind.transferSize)))
+    transfer = 0
+    round = 0
+    slot = 0
     remaining = nil
     isRunning = true
   }
@@ -75,18 +86,21 @@ public final class DMAEngine {
 
   /// The next transaction, or nil when the engine is stopped or has run dry.
   func next() -> DMATransaction? {
-    guard isRunning, let program, !program.segments.isEmpty else { return nil }
+    guard isRunning, !segments.isEmpty else { return nil }
     if let r = remaining {
       guard r > 0 else { return nil }
       remaining = r - 1
     }
-    let step = UInt64(kind.transferSize)
-    let perSegment = Int(max(1, program.segments[0].size / step))
-    let segment = program.segments[(cursor / perSegment) % program.segments.count]
-    let offset = UInt64(cursor % perSegment) * step
+    let segment = segments[slot]
+    let offset = UInt64(transfer) * UInt64(kind.transferSize)
     // Storage alternates disk reads (writes to memory) and disk writes (reads of memory).
-    let isWrite = kind != .storage || (cursor / perSegment) % 2 == 0
-    cursor += 1
+    let isWrite = kind != .storage || round % 2 == 0
+    transfer += 1
+    if transfer == perSegment {
+      transfer = 0
+      round += 1
+      slot = slot + 1 == segments.count ? 0 : slot + 1
+    }
     return DMATransaction(
       iova: segment.iova + offset, length: kind.transferSize, isWrite: isWrite,
       intended: segment.physical + offset)

@@ -109,23 +109,46 @@ public struct KernelListSupport {
 }
 
 /// A kernel that is booting, as an adapter sees it.
+// Methods over the machine, not closures stored per boot: a boot of each IOMMU then allocates
+// no closure contexts (nor a captured list) only to be freed again at the next handover.
 public struct KernelBoot {
   public let kernel: Kernel
   public let core: DriverCore
   public let memory: PhysicalMemory
   /// This kernel's `dma_alloc_coherent()` pool.
   public let allocator: DMAAllocator
+  let machine: Machine
+  let iommu: MachineIOMMU
+  let iommuIndex: Int
+
   /// Wraps a hardware register block so the machine sees every write (to sample DMA) and
   /// counts them for the timeline. Adapters give devices `tap(hardware.registers)` (or the
   /// hardware's own access path) as their io.
-  public let tap: (any WritableRegisterIO) -> any WritableRegisterIO
+  public func tap(_ registers: any WritableRegisterIO) -> any WritableRegisterIO {
+    RegisterTap(
+      registers, names: iommu.hardware.registers, controlRegisters: iommu.controlRegisters,
+      machine: machine, iommu: iommu)
+  }
+
   /// The stream (requester) IDs of the clients behind this IOMMU, as firmware and PCI
   /// enumeration know them before any driver probes.
-  public let clientStreamIDs: [UInt32]
-  /// `device_add()` and `driver_register()` for the IOMMU: adapters register through these,
-  /// not through `core` directly, so the machine can model a driver loaded after its clients.
-  public let registerDevice: (Device) -> Void
-  public let registerDriver: (any DeviceDriver) -> Void
+  public var clientStreamIDs: [UInt32] { iommu.clientStreamIDs }
+
+  /// `device_add()` for the IOMMU: adapters register through this, not through `core`
+  /// directly, so the machine can model a driver loaded after its clients.
+  public func registerDevice(_ device: Device) {
+    machine.registerIOMMUDevice(device, iommuIndex: iommuIndex, in: core)
+  }
+
+  /// `driver_register()` for the IOMMU's driver (late, like its device, for a late module).
+  public func registerDriver(_ driver: any DeviceDriver) {
+    let core = core
+    if machine.options.iommuDriverLoadedLate {
+      machine.lateRegistrations.append { core.register(driver) }
+    } else {
+      core.register(driver)
+    }
+  }
 }
 
 /// Why a handover could not be set up (not an outcome: a bug in an adapter or a bad request).

@@ -60,10 +60,19 @@ public final class MachineClient {
   let identity: DeviceIdentity
   let streamIDs: [UInt32]
   let matchTable: [DeviceMatch]
+  /// Its IOMMU's hardware model (nil on a machine without IOMMUs), which routes every
+  /// transaction: held here, not looked up through the machine's IOMMU list per transaction.
+  let hardware: (any IOMMUHardwareModel)?
 
-  init(spec: ClientSpec, index: Int, iommuIndex: Int, bus: BusType) {
+  init(
+    spec: ClientSpec, index: Int, iommuIndex: Int, bus: BusType, hardware: (any IOMMUHardwareModel)?
+  ) {
     self.spec = spec
-    let name = spec.kind.rawValue + String(index)
+    self.hardware = hardware
+    // Names written byte by byte into strings of their exact size: interpolation appends
+    // piece by piece, and these are made for every client of every machine.
+    let kind = spec.kind.rawValue
+    let name = asciiString(kind, decimal: index)
     self.name = name
     let sid = UInt32(0x10 + 8 * index)
     streamID = sid
@@ -75,13 +84,27 @@ public final class MachineClient {
     case .pci:
       let id = spec.kind.pciID
       identity = .pci(PCIIdentity(vendor: id.vendor, device: id.device &+ UInt16(index), classCode: id.classCode))
-      // The requester ID is the stream ID: bus, device, function.
-      deviceName = "0000:\(hexDigits(sid >> 8 & 0xff, width: 2)):\(hexDigits(sid >> 3 & 0x1f, width: 2)).\(sid & 7)"
+      // The requester ID is the stream ID: `0000:bus:device.function`.
+      deviceName = String(unsafeUninitializedCapacity: 12) { out in
+        func hex(_ nibble: UInt32) -> UInt8 {
+          nibble < 10 ? UInt8(ascii: "0") + UInt8(nibble) : UInt8(ascii: "a") - 10 + UInt8(nibble)
+        }
+        for i in 0..<4 { out[i] = UInt8(ascii: "0") }
+        out[4] = UInt8(ascii: ":")
+        out[5] = hex(sid >> 12 & 0xf)
+        out[6] = hex(sid >> 8 & 0xf)
+        out[7] = UInt8(ascii: ":")
+        out[8] = hex(sid >> 7 & 0x1)
+        out[9] = hex(sid >> 3 & 0xf)
+        out[10] = UInt8(ascii: ".")
+        out[11] = hex(sid & 7)
+        return 12
+      }
       matchTable = [.pci(vendor: id.vendor, device: id.device &+ UInt16(index))]
     case .platform:
-      let compatible = "iommu-model,\(name)"
+      let compatible = asciiString("iommu-model,", name)
       identity = .platform(compatible: [compatible], acpiHID: nil)
-      deviceName = "\(hexDigits(0x1000_0000 + 0x1_0000 * UInt64(sid))).\(name)"
+      deviceName = asciiString(hexDigits(0x1000_0000 + 0x1_0000 * UInt64(sid)), ".", name)
       matchTable = [.compatible(compatible)]
     }
   }
@@ -158,6 +181,8 @@ public final class Machine {
   /// Pages the old kernel wrote (tables, queues, DMA): a kexec'd kernel overwrites them.
   var oldKernelPages: [UInt64] { memory.writtenPages }
   @exclusivity(unchecked) public internal(set) var scenario: HandoverScenario?
+  /// A late IOMMU module's `device_add()` and `driver_register()`, run after the clients'.
+  @exclusivity(unchecked) var lateRegistrations: [() -> Void] = []
   /// Each client's driver, made once: it is stateless, and every kernel registers it.
   private(set) var clientDrivers: [ClientDriver] = []
 
@@ -189,7 +214,8 @@ public final class Machine {
       let iommuIndex = $0.offset % max(1, iommus.count)
       return MachineClient(
         spec: $0.element, index: $0.offset, iommuIndex: iommuIndex,
-        bus: iommus.isEmpty ? .platform : iommus[iommuIndex].adapter.clientBus)
+        bus: iommus.isEmpty ? .platform : iommus[iommuIndex].adapter.clientBus,
+        hardware: hardware.isEmpty ? nil : hardware[iommuIndex])
     }
     self.clients = clients
     self.iommus = zip(iommus, hardware).enumerated().map { i, pair in
@@ -242,9 +268,22 @@ public final class Machine {
   private func perform(_ tx: DMATransaction, from client: MachineClient) {
     var s = DMAStats()
     s.transactions = 1
-    client.device?.noteDMA(bytes: tx.length)
-    let route = iommus[client.iommuIndex].hardware.route(
-      streamID: client.streamID, address: tx.iova, isWrite: tx.isWrite)
+    // noteDMA() records only DMA after the device's shutdown: the state is checked here, so a
+    // running device is not retained for a call on every transaction.
+    if let device = client.device {
+      switch device.state {
+      case .shutDown, .removed: device.noteDMA(bytes: tx.length)
+      default: break
+      }
+    }
+    // The client's own reference to its IOMMU's hardware, bound without a copy (no retain).
+    let route: DMARoute
+    if let hardware = client.hardware {
+      route = hardware.route(streamID: client.streamID, address: tx.iova, isWrite: tx.isWrite)
+    } else {
+      route = iommus[client.iommuIndex].hardware.route(
+        streamID: client.streamID, address: tx.iova, isWrite: tx.isWrite)
+    }
     let physical: UInt64
     switch route {
     case .blocked:
@@ -359,5 +398,54 @@ public final class Machine {
     registerWrites = [:]
     let s = stageTotals[stage.index]
     if s.transactions > 0 { event("DMA", s.summary) }
+  }
+}
+
+/// `a`, `b` and `c` in one string of their exact size, copied once (client names, made for
+/// every machine, without an append per piece).
+func asciiString(_ a: String, _ b: String, _ c: String = "") -> String {
+  var a = a
+  var b = b
+  var c = c
+  let count = a.utf8.count + b.utf8.count + c.utf8.count
+  return String(unsafeUninitializedCapacity: count) { out in
+    var i = 0
+    copyUTF8(&a, into: out, at: &i)
+    copyUTF8(&b, into: out, at: &i)
+    copyUTF8(&c, into: out, at: &i)
+    return i
+  }
+}
+
+/// Copies `s`'s bytes into `out` at `i` with one memory copy (iterating a `String.UTF8View`
+/// costs tens of instructions a byte).
+private func copyUTF8(_ s: inout String, into out: UnsafeMutableBufferPointer<UInt8>, at i: inout Int) {
+  s.withUTF8 { bytes in
+    guard let base = bytes.baseAddress, let target = out.baseAddress else { return }
+    (target + i).update(from: base, count: bytes.count)
+    i += bytes.count
+  }
+}
+
+/// `prefix` followed by `value` in decimal (`nic0`, `storage12`).
+func asciiString(_ prefix: String, decimal value: Int) -> String {
+  guard value >= 0 else { return prefix + String(value) }
+  var digits = 1
+  var rest = value / 10
+  while rest > 0 {
+    digits += 1
+    rest /= 10
+  }
+  var prefix = prefix
+  let count = prefix.utf8.count + digits
+  return String(unsafeUninitializedCapacity: count) { out in
+    var i = 0
+    copyUTF8(&prefix, into: out, at: &i)
+    var v = value
+    for j in stride(from: count - 1, through: i, by: -1) {
+      out[j] = UInt8(ascii: "0") + UInt8(v % 10)
+      v /= 10
+    }
+    return count
   }
 }

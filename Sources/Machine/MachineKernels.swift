@@ -152,39 +152,19 @@ extension Machine {
     self.core = core
     self.allocator = allocator
     kernels.append((kernel, core))
-    var late: [() -> Void] = []
-    let lateModule = options.iommuDriverLoadedLate
+    lateRegistrations.removeAll()
     // PCI enumeration before the IOMMU, where the adapter needs it: the devices exist (no
     // driver yet) and are placed behind their IOMMU as its device is added. Such a client's
     // `device` is this kernel's from here on.
-    func enumeratedEarly(_ client: MachineClient) -> Bool {
-      iommus[client.iommuIndex].adapter.clientsEnumeratedFirst
-    }
     for client in clients where enumeratedEarly(client) {
       let device = makeClientDevice(client)
       client.device = device
       core.register(device)
     }
     for (i, iommu) in iommus.enumerated() {
-      var behind: [Device] = []
-      for client in clients where client.iommuIndex == i && enumeratedEarly(client) {
-        if let device = client.device { behind.append(device) }
-      }
       let boot = KernelBoot(
-        kernel: kernel, core: core, memory: memory, allocator: allocator,
-        tap: { [unowned self, unowned iommu] registers in
-          RegisterTap(
-            registers, names: iommu.hardware.registers, controlRegisters: iommu.controlRegisters,
-            machine: self, iommu: iommu)
-        },
-        clientStreamIDs: iommu.clientStreamIDs,
-        registerDevice: { device in
-          for client in behind { client.iommu = device }
-          if lateModule { late.append { core.register(device) } } else { core.register(device) }
-        },
-        registerDriver: { driver in
-          if lateModule { late.append { core.register(driver) } } else { core.register(driver) }
-        })
+        kernel: kernel, core: core, memory: memory, allocator: allocator, machine: self, iommu: iommu,
+        iommuIndex: i)
       iommu.binding = try iommu.adapter.install(iommu.hardware, variant: variants[i], in: boot)
     }
     if stage == .nextKernelIOMMUProbe { enter(.nextKernelClientProbe) }
@@ -200,11 +180,33 @@ extension Machine {
       core.register(driver)
     }
     core.initcallsDone()
-    // Only a late module has registrations left (reading the captured list costs a dynamic
-    // exclusivity check).
-    if lateModule { for register in late { register() } }
+    // Only a late module has registrations left.
+    if !lateRegistrations.isEmpty {
+      let late = lateRegistrations
+      lateRegistrations = []
+      for register in late { register() }
+    }
     for iommu in iommus {
       iommu.initResults.append(probeResult(iommu.binding?.device))
+    }
+  }
+
+  /// Whether `client`'s device exists before its IOMMU probes (see
+  /// ``HandoverIOMMU/clientsEnumeratedFirst``).
+  func enumeratedEarly(_ client: MachineClient) -> Bool {
+    iommus[client.iommuIndex].adapter.clientsEnumeratedFirst
+  }
+
+  /// `device_add()` of IOMMU `index`'s device in the booting kernel: the clients enumerated
+  /// before it are placed behind it; a late module's device is added after the clients.
+  func registerIOMMUDevice(_ device: Device, iommuIndex index: Int, in core: DriverCore) {
+    for client in clients where client.iommuIndex == index && enumeratedEarly(client) {
+      client.device?.iommu = device
+    }
+    if options.iommuDriverLoadedLate {
+      lateRegistrations.append { core.register(device) }
+    } else {
+      core.register(device)
     }
   }
 

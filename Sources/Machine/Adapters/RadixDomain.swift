@@ -66,14 +66,25 @@ public final class RadixDomain: DMAMapping {
   public func map(physical: UInt64, size: UInt64, dmaMask: UInt64) throws(Errno) -> UInt64 {
     let pages = (size + PhysicalMemory.pageSize - 1) & ~(PhysicalMemory.pageSize - 1)
     let iova = try iovas.allocate(size: pages, dmaMask: dmaMask)
-    for offset in stride(from: UInt64(0), to: pages, by: Int(PhysicalMemory.pageSize)) {
-      try mapPage(iova + offset, to: physical + offset)
+    var offset: UInt64 = 0
+    while offset < pages {
+      // One walk per leaf table: the pages that follow in the same table are written without
+      // reading the upper levels again (the tables they would walk are the ones just walked).
+      let table = try leafTable(for: iova + offset)
+      repeat {
+        let address = iova + offset
+        do {
+          try memory.write64(format.leaf(physical + offset), at: table + ((address >> 12) & 0x1ff) * 8)
+        } catch { throw .EFAULT }
+        offset += PhysicalMemory.pageSize
+      } while offset < pages && (iova + offset) >> 12 & 0x1ff != 0
     }
     try afterMap()
     return iova
   }
 
-  private func mapPage(_ iova: UInt64, to physical: UInt64) throws(Errno) {
+  /// The last-level table that maps `iova`, with any missing table on the way allocated.
+  private func leafTable(for iova: UInt64) throws(Errno) -> UInt64 {
     var table = root
     for level in stride(from: format.levels - 1, to: 0, by: -1) {
       let entry = table + ((iova >> UInt64(12 + 9 * level)) & 0x1ff) * 8
@@ -87,9 +98,7 @@ public final class RadixDomain: DMAMapping {
       do { try memory.write64(format.table(page), at: entry) } catch { throw .EFAULT }
       table = page
     }
-    do {
-      try memory.write64(format.leaf(physical), at: table + ((iova >> 12) & 0x1ff) * 8)
-    } catch { throw .EFAULT }
+    return table
   }
 }
 
