@@ -117,6 +117,8 @@ public final class IOMem {
   }
 
   /// `readx_poll_timeout()` on a register of this block, with the kernel's clock.
+  // Inlinable, as the clock's readPollTimeout is: the drivers' polls specialise.
+  @inlinable
   public func pollTimeout<T>(
     sleepUs: UInt64, timeoutUs: UInt64, _ op: () throws(Errno) -> T, until cond: (T) -> Bool
   ) throws(Errno) -> Polled<T> {
@@ -126,7 +128,7 @@ public final class IOMem {
 
   /// The device's kernel's clock, kept once found (a kernel's clock is a `let`, and a device
   /// stays in its kernel): each poll reached it through the device's weak `core`.
-  private var kernelClock: SimulatedClock? {
+  @usableFromInline var kernelClock: SimulatedClock? {
     if let clock = cachedClock { return clock }
     cachedClock = device.kernel?.clock
     return cachedClock

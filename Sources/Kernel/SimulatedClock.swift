@@ -49,6 +49,14 @@ public struct Polled<T> {
   public var elapsedMicroseconds: UInt64
   /// How many times `op` ran.
   public var reads: Int
+
+  @inlinable
+  public init(value: T, error: Errno?, elapsedMicroseconds: UInt64, reads: Int) {
+    self.value = value
+    self.error = error
+    self.elapsedMicroseconds = elapsedMicroseconds
+    self.reads = reads
+  }
 }
 
 extension SimulatedClock {
@@ -62,6 +70,9 @@ extension SimulatedClock {
   ///
   /// `cond` runs exactly once after each `op`, as in the macro, so conditions that read
   /// registers themselves (riscv_iommu_queue_wait() reads CQCSR) leave the kernel's trace.
+  // Inlinable: callers in the drivers specialise it (a generic call instantiated `Polled<T>`
+  // metadata on every poll).
+  @inlinable
   public func readPollTimeout<T, E: Error>(
     sleepUs: UInt64, timeoutUs: UInt64, sleepBeforeRead: Bool = false,
     _ op: () throws(E) -> T, until cond: (T) -> Bool
