@@ -352,35 +352,29 @@ public final class PhysicalMemory {
       if tracksWrittenPages { noteWritten(address, 8) }
       return
     }
-    // Fast path: an aligned store inside one page, without building a byte array.
-    if inPage & 7 == 0, let region = regionIndex(containing: address) {
+    try store(value, at: address)
+  }
+
+  public func write32(_ value: UInt32, at address: UInt64) throws(MemoryError) { try store(value, at: address) }
+
+  /// A little-endian store of `value`. Fast path: an aligned store inside one page, without
+  /// building a byte array.
+  @inline(__always)
+  private func store<T: FixedWidthInteger & UnsignedInteger>(_ value: T, at address: UInt64) throws(MemoryError) {
+    let size = MemoryLayout<T>.size
+    let inPage = Int(address & (Self.pageSize - 1))
+    if inPage & (size - 1) == 0, let region = regionIndex(containing: address) {
       // A zero stored into a page that was never written changes nothing (it reads as zero):
       // no page is materialised for it. It is still a write, noted and observed as one.
       if value != 0 || frame(address >> Self.pageShift) != nil {
-        materialize(address >> Self.pageShift, writing: inPage, count: 8).storeBytes(
-          of: value.littleEndian, toByteOffset: inPage, as: UInt64.self)
+        materialize(address >> Self.pageShift, writing: inPage, count: size).storeBytes(
+          of: value.littleEndian, toByteOffset: inPage, as: T.self)
       }
-      if tracksWrittenPages { noteWritten(address, 8) }
-      if let observer = writeObserver { observer(address, 8, owners.list[Int(spans[region].owner)]) }
+      if tracksWrittenPages { noteWritten(address, size) }
+      if let observer = writeObserver { observer(address, size, owners.list[Int(spans[region].owner)]) }
       return
     }
-    try write((0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }, at: address)
-  }
-
-  public func write32(_ value: UInt32, at address: UInt64) throws(MemoryError) {
-    let inPage = Int(address & (Self.pageSize - 1))
-    // Fast path, as for write64: an aligned store inside one page, without a byte array.
-    if inPage & 3 == 0, let region = regionIndex(containing: address) {
-      // As for write64: a zero into a page never written needs no page.
-      if value != 0 || frame(address >> Self.pageShift) != nil {
-        materialize(address >> Self.pageShift, writing: inPage, count: 4).storeBytes(
-          of: value.littleEndian, toByteOffset: inPage, as: UInt32.self)
-      }
-      if tracksWrittenPages { noteWritten(address, 4) }
-      if let observer = writeObserver { observer(address, 4, owners.list[Int(spans[region].owner)]) }
-      return
-    }
-    try write((0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * UInt32($0))) }, at: address)
+    try write((0..<size).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }, at: address)
   }
 
   /// Pages that hold data (written and not zeroed since), for reports and tests.

@@ -44,30 +44,24 @@ extension PhysicalMemory {
   }
 
   /// A little-endian 64-bit load (how IOMMUs read table entries and commands).
-  public func read64(_ address: UInt64) throws(MemoryError) -> UInt64 {
-    let inPage = Int(address & (Self.pageSize - 1))
-    // Fast path: an aligned load inside one page. A page that holds data is RAM (pages are
-    // only materialised by writes to RAM), so only an empty page needs the region lookup.
-    if inPage & 7 == 0 {
-      if let page = frame(address >> Self.pageShift) {
-        return UInt64(littleEndian: page.load(fromByteOffset: inPage, as: UInt64.self))
-      }
-      if regionIndex(containing: address) != nil { return 0 }
-    }
-    let b = try read(address, length: 8)
-    return b.enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-  }
+  public func read64(_ address: UInt64) throws(MemoryError) -> UInt64 { try load(address) }
 
-  public func read32(_ address: UInt64) throws(MemoryError) -> UInt32 {
+  public func read32(_ address: UInt64) throws(MemoryError) -> UInt32 { try load(address) }
+
+  /// A little-endian load of `T`. Fast path: an aligned load inside one page. A page that holds
+  /// data is RAM (pages are only materialised by writes to RAM), so only an empty page needs
+  /// the region lookup.
+  @inline(__always)
+  private func load<T: FixedWidthInteger & UnsignedInteger>(_ address: UInt64) throws(MemoryError) -> T {
+    let size = MemoryLayout<T>.size
     let inPage = Int(address & (Self.pageSize - 1))
-    // Fast path, as for read64: an aligned load inside one page, without a byte array.
-    if inPage & 3 == 0 {
+    if inPage & (size - 1) == 0 {
       if let page = frame(address >> Self.pageShift) {
-        return UInt32(littleEndian: page.load(fromByteOffset: inPage, as: UInt32.self))
+        return T(littleEndian: page.load(fromByteOffset: inPage, as: T.self))
       }
       if regionIndex(containing: address) != nil { return 0 }
     }
-    let b = try read(address, length: 4)
-    return b.enumerated().reduce(0) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
+    let b = try read(address, length: size)
+    return b.enumerated().reduce(0) { $0 | T($1.element) << (8 * T($1.offset)) }
   }
 }

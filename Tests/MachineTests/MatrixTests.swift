@@ -49,14 +49,16 @@ struct MatrixTests {
   }
 }
 
+/// One fresh adapter of each IOMMU, the tiny test one included.
+func everyAdapter() -> [any HandoverIOMMU] {
+  [TinyIOMMUAdapter(), ARMSMMUAdapter(), ARMSMMUv3Adapter(), IntelIOMMUAdapter(), RISCVIOMMUAdapter()]
+}
+
 @Suite("Reusing a machine's silicon")
 struct RigReuseTests {
   @Test("a handover on memory and hardware powered on again gives the same row as on fresh ones, for every IOMMU")
   func sameOutcome() throws {
-    let adapters: [any HandoverIOMMU] = [
-      TinyIOMMUAdapter(), ARMSMMUAdapter(), ARMSMMUv3Adapter(), IntelIOMMUAdapter(), RISCVIOMMUAdapter(),
-    ]
-    for adapter in adapters {
+    for adapter in everyAdapter() {
       for scenario in HandoverScenario.allCases {
         let fresh = try runHandover(adapter: adapter, scenario: scenario)
         var rig = try runHandoverKeepingRig(adapter: adapter, scenario: .kdump).rig
@@ -72,13 +74,10 @@ struct RigReuseTests {
 struct SilentKernelTests {
   @Test("a handover whose kernels keep no log gives the same row, with no log line in its timeline, for every IOMMU")
   func sameRow() throws {
-    let adapters: [any HandoverIOMMU] = [
-      TinyIOMMUAdapter(), ARMSMMUAdapter(), ARMSMMUv3Adapter(), IntelIOMMUAdapter(), RISCVIOMMUAdapter(),
-    ]
     var silent = MachineOptions()
     silent.keepKernelLogs = false
     #expect(HandoverMatrix(adapters: []).options.keepKernelLogs == false)
-    for adapter in adapters {
+    for adapter in everyAdapter() {
       for scenario in HandoverScenario.allCases {
         let logged = try runHandover(adapter: adapter, scenario: scenario)
         let quiet = try runHandover(adapter: adapter, scenario: scenario, options: silent)
