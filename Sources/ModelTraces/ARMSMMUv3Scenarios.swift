@@ -14,17 +14,17 @@ public enum ARMSMMUv3Scenarios {
     switch scenario {
     case .probeShutdown:
       first.shutdown()
-      out.addBoot(qemuView(first.recorder.lines), log: first.kernel.log.lines(atMost: .info))
+      out.addBoot(qemuView(first.recorder.lines), kernel: first.kernel)
     case .kexec:
       first.kernel.context.kexecInProgress = true
       first.shutdown()
-      out.addBoot(qemuView(first.recorder.lines), log: first.kernel.log.lines(atMost: .info))
+      out.addBoot(qemuView(first.recorder.lines), kernel: first.kernel)
       let next = secondKernel(after: first, kdump: false)
-      out.addBoot(qemuView(next.recorder.lines), log: next.kernel.log.lines(atMost: .info))
+      out.addBoot(qemuView(next.recorder.lines), kernel: next.kernel)
     case .kdump:
-      out.addBoot(qemuView(first.recorder.lines), log: first.kernel.log.lines(atMost: .info))
+      out.addBoot(qemuView(first.recorder.lines), kernel: first.kernel)
       let next = secondKernel(after: first, kdump: true)
-      out.addBoot(qemuView(next.recorder.lines), log: next.kernel.log.lines(atMost: .info))
+      out.addBoot(qemuView(next.recorder.lines), kernel: next.kernel)
     }
     return out.text
   }

@@ -15,17 +15,17 @@ public enum IntelIOMMUScenarios {
     case .probeShutdown:
       // poweroff: device_shutdown(), then the late hook intel_iommu_shutdown().
       _ = first.driver.run([.shutdown])
-      out.addBoot(first.trace.lines, log: first.kernel.log.lines(atMost: .info))
+      out.addBoot(first.trace.lines, kernel: first.kernel)
     case .kexec:
       first.kernel.context.kexecInProgress = true
       _ = first.driver.run([.shutdown])
-      out.addBoot(first.trace.lines, log: first.kernel.log.lines(atMost: .info))
+      out.addBoot(first.trace.lines, kernel: first.kernel)
       let next = secondKernel(on: machine, kdump: false)
-      out.addBoot(next.trace.lines, log: next.kernel.log.lines(atMost: .info))
+      out.addBoot(next.trace.lines, kernel: next.kernel)
     case .kdump:
-      out.addBoot(first.trace.lines, log: first.kernel.log.lines(atMost: .info))
+      out.addBoot(first.trace.lines, kernel: first.kernel)
       let next = secondKernel(on: machine, kdump: true)
-      out.addBoot(next.trace.lines, log: next.kernel.log.lines(atMost: .info))
+      out.addBoot(next.trace.lines, kernel: next.kernel)
     }
     return out.text
   }

@@ -14,19 +14,19 @@ public enum RISCVIOMMUScenarios {
     case .probeShutdown:
       // poweroff: kernel_power_off() -> device_shutdown().
       first.shutdown()
-      out.addBoot(first.trace.lines, log: first.kernel.log.lines(atMost: .info))
+      out.addBoot(first.trace.lines, kernel: first.kernel)
     case .kexec:
       // kernel_kexec(): kexec_in_progress = true, then device_shutdown().
       first.kernel.context.kexecInProgress = true
       first.shutdown()
-      out.addBoot(first.trace.lines, log: first.kernel.log.lines(atMost: .info))
+      out.addBoot(first.trace.lines, kernel: first.kernel)
       let next = secondKernel(after: first, kdump: false)
-      out.addBoot(next.trace.lines, log: next.kernel.log.lines(atMost: .info))
+      out.addBoot(next.trace.lines, kernel: next.kernel)
     case .kdump:
       // __crash_kexec() runs no shutdown callback: the IOMMU is left as it was.
-      out.addBoot(first.trace.lines, log: first.kernel.log.lines(atMost: .info))
+      out.addBoot(first.trace.lines, kernel: first.kernel)
       let next = secondKernel(after: first, kdump: true)
-      out.addBoot(next.trace.lines, log: next.kernel.log.lines(atMost: .info))
+      out.addBoot(next.trace.lines, kernel: next.kernel)
     }
     return out.text
   }

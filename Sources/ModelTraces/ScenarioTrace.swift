@@ -1,3 +1,4 @@
+import IOMMUModel
 import MMIO
 import OracleTraces
 
@@ -17,6 +18,12 @@ public struct ScenarioTrace {
       lines.append(MMIOAccess(line: Substring(line)) == nil ? "# \(line)" : line)
     }
     lines += log.map { "\(Self.logPrefix)\($0)" }
+  }
+
+  /// ``addBoot(_:log:)`` with `kernel`'s log as the console shows it at the default loglevel
+  /// (KERN_INFO and more severe), as the oracle's captures record it.
+  mutating func addBoot(_ kernelLines: [String], kernel: Kernel) {
+    addBoot(kernelLines, log: kernel.log.lines(atMost: .info))
   }
 
   /// The prefix of a kernel log line in the trace.
