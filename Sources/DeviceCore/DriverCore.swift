@@ -45,6 +45,17 @@ public final class DriverCore {
     links.reserveCapacity(16)
   }
 
+  /// The kernel is gone: each device drops its driver and driver data, as
+  /// `device_release_driver()` frees them. A driver's per-device state points back at its
+  /// device (`smmu->dev`, `iommu->dev`), so the pair would otherwise keep each other, and
+  /// everything they reach, alive after the kernel.
+  deinit {
+    for device in devices {
+      device.uncheckedDriverData = nil
+      device.driver = nil
+    }
+  }
+
   func record(_ v: Violation) { uncheckedViolations.append(v) }
 
   /// The device named `name`.

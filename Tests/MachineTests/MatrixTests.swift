@@ -1,6 +1,7 @@
 import Foundation
 import Machine
 import MachineTesting
+import SimulatedHardware
 import Testing
 
 @Suite("The policy matrix and client specs")
@@ -86,6 +87,94 @@ struct SilentKernelTests {
         let printed = { (o: HandoverOutcome) in o.timeline.filter { $0.actor.hasSuffix("kernel") }.count }
         #expect(printed(logged) > 0, "\(adapter.name) \(scenario)")
         #expect(printed(quiet) == 0, "\(adapter.name) \(scenario)")
+      }
+    }
+  }
+}
+
+@Suite("A handover frees what it built")
+struct HandoverLifetimeTests {
+  /// Weak references to what a handover builds: nil once the machine is gone.
+  final class Watch {
+    weak var machine: Machine?
+    var kernels: [Weak] = []
+    var hardware: [Weak] = []
+    struct Weak {
+      weak var object: AnyObject?
+    }
+  }
+
+  @Test(
+    "the machine, its kernels, driver cores, devices, drivers and hardware are freed with it, for every IOMMU and variant"
+  )
+  func freed() throws {
+    for adapter in everyAdapter() {
+      let variants = adapter.variants + (adapter.kernelList == nil ? [] : [Machine.kernelListPolicy])
+      for scenario in HandoverScenario.allCases {
+        for variant in variants {
+          for clients in ClientSpec.quiescingCombinations(of: ClientKind.allCases) {
+            for options in [MachineOptions(), HandoverMatrix(adapters: []).options] {
+              let watch = Watch()
+              do {
+                let machine = Machine(adapter: adapter, variant: variant, clients: clients, options: options)
+                _ = try machine.runHandover(scenario)
+                watch.machine = machine
+                for (kernel, core) in machine.kernels {
+                  watch.kernels += [.init(object: kernel), .init(object: core)]
+                  watch.kernels += core.devices.map { .init(object: $0) } + core.drivers.map { .init(object: $0) }
+                }
+                watch.hardware = machine.iommus.map { .init(object: $0.hardware as AnyObject) }
+              }
+              #expect(watch.machine == nil, "\(adapter.name) \(scenario) \(variant): machine")
+              #expect(
+                watch.kernels.allSatisfy { $0.object == nil },
+                "\(adapter.name) \(scenario) \(variant): kernels, driver cores, devices and drivers")
+              #expect(
+                watch.hardware.allSatisfy { $0.object == nil }, "\(adapter.name) \(scenario) \(variant): hardware")
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+extension HandoverLifetimeTests {
+  @Test("a rig powered on again holds nothing of the handovers run on it, for every IOMMU")
+  func rigKeepsNoKernel() throws {
+    for adapter in everyAdapter() {
+      let options = HandoverMatrix(adapters: []).options
+      var rig: MachineRig?
+      var kernels: [Watch.Weak] = []
+      for scenario in HandoverScenario.allCases {
+        let machine = Machine(adapter: adapter, clients: ClientSpec.defaults, options: options, rig: rig)
+        _ = try machine.runHandover(scenario)
+        rig = machine.rig
+        for (kernel, core) in machine.kernels {
+          kernels += [.init(object: kernel), .init(object: core)]
+          kernels += core.devices.map { .init(object: $0) } + core.drivers.map { .init(object: $0) }
+        }
+      }
+      #expect(rig != nil)
+      #expect(kernels.allSatisfy { $0.object == nil }, "\(adapter.name)")
+    }
+  }
+}
+
+extension HandoverLifetimeTests {
+  @Test("a power-on reset forgets the commands and faults the unit saw, for every IOMMU")
+  func powerOnResetForgets() throws {
+    for adapter in everyAdapter() {
+      let machine = Machine(adapter: adapter, clients: ClientSpec.defaults)
+      _ = try machine.runHandover(.kexec)
+      let hardware = machine.iommus[0].hardware
+      hardware.powerOnReset()
+      #expect(adapter.recordedFaults(hardware) == 0, "\(adapter.name)")
+      if let smmu = hardware as? SMMUv3 {
+        #expect(smmu.consumedCommands.isEmpty && smmu.events.isEmpty && smmu.syncInterrupts == 0)
+      }
+      if let riscv = hardware as? RISCVIOMMUHardware {
+        #expect(riscv.processedCommands.isEmpty && riscv.faults.isEmpty)
       }
     }
   }

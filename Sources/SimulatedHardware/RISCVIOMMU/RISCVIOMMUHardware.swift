@@ -110,6 +110,10 @@ public final class RISCVIOMMUHardware: IOMMUHardwareModel {
     // their storage do not grow (rehashing) again in each.
     deviceContextCache.removeAll(keepingCapacity: true)
     iotlb.removeAll(keepingCapacity: true)
+    // What the unit observed is of this power cycle only (kept, the logs grew without end
+    // across the benchmark's handovers).
+    processedCommands.removeAll(keepingCapacity: true)
+    faults.removeAll(keepingCapacity: true)
   }
 
   /// DDTP.MODE as the hardware holds it now.

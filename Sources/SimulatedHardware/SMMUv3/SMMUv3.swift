@@ -65,6 +65,11 @@ public final class SMMUv3: IOMMUHardwareModel {
     steCache.removeAll(keepingCapacity: true)
     cdCache.removeAll(keepingCapacity: true)
     tlb.removeAll(keepingCapacity: true)
+    // What the unit observed is of this power cycle only (kept, the logs grew without end
+    // across the benchmark's handovers).
+    consumedCommands.removeAll(keepingCapacity: true)
+    events.removeAll(keepingCapacity: true)
+    syncInterrupts = 0
   }
 
   private func applyIdentification() {

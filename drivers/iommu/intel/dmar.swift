@@ -170,7 +170,7 @@ extension IntelIOMMUDriver {
   public func detectIntelIOMMU() throws(DMARError) {
     guard let table = firmware else { throw .errno(.ENODEV) }
     for d in table.drhds { try dmarValidateOneDRHD(d) }
-    core.addLateShutdownHook("intel_iommu_shutdown") { [unowned self] in
+    core?.addLateShutdownHook("intel_iommu_shutdown") { [unowned self] in
       do throws(DMARError) { try intelIOMMUShutdown() } catch { shutdownFailure = error }
     }
   }

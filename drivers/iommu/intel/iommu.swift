@@ -25,8 +25,13 @@ public enum IntelIOMMUVariant: String, CaseIterable, Sendable {
 /// The VT-d driver of one kernel: the globals of dmar.c, iommu.c and irq_remapping.c
 /// (`dmar_drhd_units`, `dmar_disabled`, `intel_iommu_sm`, ...) and the platform it runs on.
 public final class IntelIOMMUDriver {
-  public let core: DriverCore
-  public var kernel: Kernel { core.kernel }
+  /// The driver core this kernel's devices live on. Weak: the core holds this driver (the
+  /// initcall's driver and the late shutdown hook), and a strong reference back made a cycle
+  /// that kept every handover's kernel, core and unit alive.
+  public private(set) weak var core: DriverCore?
+  public let kernel: Kernel
+  /// The kernel's DMA pool, which page tables and queues come from.
+  let dmaAllocator: DMAAllocator?
   public let variant: IntelIOMMUVariant
   /// The DMAR table, as parsed (nil: the firmware has none).
   public let firmware: DMARDescription?
@@ -85,6 +90,8 @@ public final class IntelIOMMUDriver {
     pciDevices: [UInt16] = [], ioapicIDs: [UInt8] = [0], variant: IntelIOMMUVariant = .kernel
   ) {
     self.core = core
+    self.kernel = core.kernel
+    self.dmaAllocator = core.dmaAllocator
     self.firmware = firmware
     self.registerBlocks = registerBlocks
     self.pciDevices = pciDevices
@@ -102,7 +109,7 @@ public final class IntelIOMMUDriver {
 
   /// `iommu_alloc_pages_node_sz()`: zeroed pages from this kernel's memory.
   func allocPages(_ count: Int) throws(DMARError) -> DMABuffer {
-    guard let allocator = core.dmaAllocator,
+    guard let allocator = dmaAllocator,
       let b = try? allocator.allocate(size: UInt64(count) * 4096)
     else { throw .errno(.ENOMEM) }
     return b

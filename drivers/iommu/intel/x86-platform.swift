@@ -84,7 +84,7 @@ extension IntelIOMMUDriver {
         case .iommuInit: try intelIOMMUInit()
         case .sysfsVersion: _ = try sysfsVersion()
         case .shutdown:
-          core.deviceShutdown()
+          core?.deviceShutdown()
           if let f = shutdownFailure { throw f }
         }
       } catch {
