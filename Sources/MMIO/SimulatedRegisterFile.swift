@@ -49,8 +49,9 @@ public final class SimulatedRegisterFile: WritableRegisterIO {
 
   /// What a write hook is told.
   public struct WriteEvent: Sendable {
-    /// The register the write landed in.
-    public let register: Definition
+    /// The offset of the register the write landed in (``definition(at:)`` describes it): not
+    /// its definition, whose copy (and name) would cost more than most hooks.
+    public let registerOffset: Int
     /// The access as software issued it.
     public let offset: Int
     public let width: AccessWidth
@@ -85,9 +86,15 @@ public final class SimulatedRegisterFile: WritableRegisterIO {
   // from inside a hook: no dynamic exclusivity checks.
   /// Per byte: index into `definitions`, or -1.
   @exclusivity(unchecked) private var registerIndex: [Int32]
-  @exclusivity(unchecked) private var writeHooks: [WriteHook?]
-  @exclusivity(unchecked) private var legalizeHooks: [LegalizeHook?]
-  @exclusivity(unchecked) private var readHooks: [ReadHook?]
+  @exclusivity(unchecked) private var hooks: [Hooks]
+
+  /// One register's hooks. In a struct, the closures keep their own calling convention: an
+  /// array of bare closures holds them generically and calls each through a thunk.
+  private struct Hooks {
+    var write: WriteHook?
+    var legalize: LegalizeHook?
+    var read: ReadHook?
+  }
 
   /// Fault injection: every read returns all ones (a device that fell off the bus).
   public var readsAllOnes: Bool {
@@ -106,9 +113,7 @@ public final class SimulatedRegisterFile: WritableRegisterIO {
     flags = RawBytes(count: size + 1)
     registerIndex = Array(repeating: -1, count: size)
     definitions = []
-    writeHooks = []
-    legalizeHooks = []
-    readHooks = []
+    hooks = []
     for definition in registers { define(definition) }
   }
 
@@ -132,9 +137,7 @@ public final class SimulatedRegisterFile: WritableRegisterIO {
       registerIndex[byte] = index
     }
     definitions.append(d)
-    writeHooks.append(nil)
-    legalizeHooks.append(nil)
-    readHooks.append(nil)
+    hooks.append(Hooks())
     readOnlyMask.store(d.readOnly, d.width, at: d.offset)
     w1cMask.store(d.writeOneToClear, d.width, at: d.offset)
     readZeroMask.store(d.writeOnly ? d.width.valueMask : 0, d.width, at: d.offset)
@@ -176,21 +179,21 @@ public final class SimulatedRegisterFile: WritableRegisterIO {
   /// Runs `hook` after every software write to the register at `offset`.
   public func onWrite(at offset: Int, _ hook: @escaping WriteHook) {
     let i = index(at: offset)
-    writeHooks[i] = hook
+    hooks[i].write = hook
     setFlag(Self.hasWriteHooks, register: i)
   }
 
   /// Legalises every value software writes to the register at `offset` (WARL fields).
   public func legalize(at offset: Int, _ hook: @escaping LegalizeHook) {
     let i = index(at: offset)
-    legalizeHooks[i] = hook
+    hooks[i].legalize = hook
     setFlag(Self.hasWriteHooks, register: i)
   }
 
   /// Runs `hook` before every software read of the register at `offset`.
   public func onRead(at offset: Int, _ hook: @escaping ReadHook) {
     let i = index(at: offset)
-    readHooks[i] = hook
+    hooks[i].read = hook
     setFlag(Self.hasReadHook, register: i)
   }
 
@@ -235,7 +238,7 @@ public final class SimulatedRegisterFile: WritableRegisterIO {
   @usableFromInline
   func runReadHook(at offset: Int) {
     let index = Int(registerIndex[offset])
-    readHooks[index]?(self, definitions[index])
+    hooks[index].read?(self, definitions[index])
   }
 
   @inlinable
@@ -258,21 +261,19 @@ public final class SimulatedRegisterFile: WritableRegisterIO {
   @usableFromInline
   func writeWithHooks(_ value: UInt64, _ width: AccessWidth, at offset: Int) {
     let index = Int(registerIndex[offset])
-    // The register's place, read without copying its definition (and retaining its name):
-    // the whole definition is copied only into the event a write hook receives.
+    // The register's place, read without copying its definition (and retaining its name).
     let (base, registerWidth) = (definitions[index].offset, definitions[index].width)
     let old = storage.load(registerWidth, at: base)
     storage.store(masked(value, width, at: offset), width, at: offset)
-    if let legalize = legalizeHooks[index] {
+    if let legalize = hooks[index].legalize {
       let proposed = storage.load(registerWidth, at: base)
       storage.store(legalize(old, proposed) & registerWidth.valueMask, registerWidth, at: base)
     }
-    guard let hook = writeHooks[index] else { return }
+    guard let hook = hooks[index].write else { return }
     let new = storage.load(registerWidth, at: base)
     hook(
       self,
       WriteEvent(
-        register: definitions[index], offset: offset, width: width, value: value, oldValue: old,
-        newValue: new))
+        registerOffset: base, offset: offset, width: width, value: value, oldValue: old, newValue: new))
   }
 }

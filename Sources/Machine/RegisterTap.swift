@@ -9,6 +9,10 @@ final class RegisterTap: WritableRegisterIO {
   let names: SimulatedRegisterFile
   /// A handful of offsets: a scan is cheaper than hashing on every write.
   let controlRegisters: [Int]
+  /// The bytes [controlLow, controlHigh) hold every control register and the qword after it:
+  /// a write outside them (most writes) is answered without a scan.
+  let controlLow: Int
+  let controlHigh: Int
   // The machine and its IOMMU, called directly on every write: no closure context, and, used
   // through `_withUnsafeGuaranteedRef`, no reference counted per write (an unowned reference,
   // even unowned(unsafe), is retained and released around each call). Not retained: the tap
@@ -29,6 +33,8 @@ final class RegisterTap: WritableRegisterIO {
     self.base = base
     self.names = names
     self.controlRegisters = controlRegisters
+    controlLow = controlRegisters.min() ?? 0
+    controlHigh = (controlRegisters.max() ?? 0) + 8
     self.machine = .passUnretained(machine)
     self.iommu = .passUnretained(iommu)
     size = base.size
@@ -41,7 +47,10 @@ final class RegisterTap: WritableRegisterIO {
 
   func uncheckedWrite(_ value: UInt64, _ width: AccessWidth, at offset: Int) throws(IOError) {
     try base.uncheckedWrite(value, width, at: offset)
-    let sample = isControlRegisterWrite(at: offset)
+    // The range test inline: most writes land outside every control register.
+    let sample =
+      controlRegisters.isEmpty
+      || (offset >= controlLow && offset < controlHigh && isControlRegisterWrite(at: offset))
     machine._withUnsafeGuaranteedRef { machine in
       if machine.options.recordTimeline {
         machine.noteRegisterWrite(
@@ -55,7 +64,6 @@ final class RegisterTap: WritableRegisterIO {
   /// lookup (a per-byte table as large as the block, a cache miss on most writes) is asked
   /// only for an offset within a qword after a control register: no register is wider.
   private func isControlRegisterWrite(at offset: Int) -> Bool {
-    if controlRegisters.isEmpty { return true }
     for control in controlRegisters where offset >= control && offset - control < 8 {
       if (names.registerOffset(at: offset) ?? offset) == control { return true }
     }

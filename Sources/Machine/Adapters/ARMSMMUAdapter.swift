@@ -13,10 +13,13 @@ import SimulatedHardware
 public final class ARMSMMUAdapter: HandoverIOMMU {
   public let name = "smmuv2"
   /// The driver's variants but `kernel-list`, which the matrix adds as the policy.
-  public let variants = ARMSMMUVariant.allCases.filter { $0 != .kernelList }.map(\.rawValue)
+  public var variants: [String] { Self.variantNames }
   public let clientBus = BusType.platform
   /// sCR0 decides between global bypass (CLIENTPD), unmatched-stream policy and translation.
-  public let controlRegisters: Set<Int> = [0x000]
+  public var controlRegisters: Set<Int> { Self.controlRegisterOffsets }
+  // Made once, not per adapter: the matrix makes a fresh adapter for every handover.
+  static let variantNames = ARMSMMUVariant.allCases.filter { $0 != .kernelList }.map { $0.rawValue }
+  static let controlRegisterOffsets: Set<Int> = [0x000]
   /// The driver's `kernel-list` variant in both kernels: its shutdown keeps the client port
   /// enabled with every stream faulting, and its probe makes the switch itself (USFCFG, then
   /// every S2CR FAULT, before the RMR step).

@@ -13,10 +13,13 @@ import SimulatedHardware
 public final class ARMSMMUv3Adapter: HandoverIOMMU {
   public let name = "smmuv3"
   /// The driver's variants but `kernel-list`, which the matrix adds as the policy.
-  public let variants = ARMSMMUv3Variant.allCases.filter { $0 != .kernelList }.map(\.rawValue)
+  public var variants: [String] { Self.variantNames }
   public let clientBus = BusType.pci
   /// CR0 (SMMUEN), GBPA (bypass or abort while disabled), STRTAB_BASE (the stream table).
-  public let controlRegisters: Set<Int> = [0x20, 0x44, 0x80]
+  public var controlRegisters: Set<Int> { Self.controlRegisterOffsets }
+  // Made once, not per adapter: the matrix makes a fresh adapter for every handover.
+  static let variantNames = ARMSMMUv3Variant.allCases.filter { $0 != .kernelList }.map { $0.rawValue }
+  static let controlRegisterOffsets: Set<Int> = [0x20, 0x44, 0x80]
   /// The driver's `kernel-list` variant in both kernels: its shutdown leaves SMMUEN set, and its
   /// reset makes the switch itself (GBPA.ABORT, then the CR0 write clearing SMMUEN).
   public var kernelList: KernelListSupport? {

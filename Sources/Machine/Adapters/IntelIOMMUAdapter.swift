@@ -20,14 +20,20 @@ public final class IntelIOMMUAdapter: HandoverIOMMU {
   public static let registerBase: UInt64 = 0xfed9_0000
   public let name = "vtd"
   /// The driver's variants but `kernel-list`, which the matrix offers as the kernel-list policy.
-  public let variants = IntelIOMMUVariant.allCases.filter { $0 != .kernelList }.map(\.rawValue)
+  public var variants: [String] { Self.variantNames }
   public let clientBus = BusType.pci
   /// GCMD: translation enable and the root table pointer switch.
-  public let controlRegisters: Set<Int> = [0x18]
+  public var controlRegisters: Set<Int> { Self.controlRegisterOffsets }
+  // Made once, not per adapter: the matrix makes a fresh adapter for every handover.
+  static let variantNames = IntelIOMMUVariant.allCases.filter { $0 != .kernelList }.map { $0.rawValue }
+  static let controlRegisterOffsets: Set<Int> = [0x18]
   /// The driver's `kernel-list` variant, in both kernels: its probe makes the switch itself.
   public var kernelList: KernelListSupport? {
     .driverVariant(IntelIOMMUVariant.kernelList.rawValue)
   }
+
+  /// The DMAR the last boot found, and what it was built from.
+  private var lastDMAR: (rids: [UInt16], addressWidth: Int, table: DMARDescription)?
 
   public init() {}
 
@@ -49,8 +55,16 @@ public final class IntelIOMMUAdapter: HandoverIOMMU {
       throw HandoverError("vtd has no variant '\(variant)'")
     }
     let rids = boot.clientStreamIDs.map { UInt16(truncatingIfNeeded: $0) }
+    // Both kernels of a machine find the same table: built once.
+    let firmware: DMARDescription
+    if let last = lastDMAR, last.rids == rids, last.addressWidth == unit.configuration.addressWidth {
+      firmware = last.table
+    } else {
+      firmware = Self.dmar(devices: rids, addressWidth: unit.configuration.addressWidth)
+      lastDMAR = (rids, unit.configuration.addressWidth, firmware)
+    }
     let driver = IntelIOMMUDriver(
-      core: boot.core, firmware: Self.dmar(devices: rids, addressWidth: unit.configuration.addressWidth),
+      core: boot.core, firmware: firmware,
       registerBlocks: [Self.registerBase: boot.tap(unit.mmio)], pciDevices: rids, variant: v)
     let device = Device(
       name: "dmar0", bus: .platform, identity: .platform(compatible: ["iommu-model,dmar"], acpiHID: nil))
@@ -66,13 +80,15 @@ public final class IntelIOMMUAdapter: HandoverIOMMU {
   /// QEMU's DMAR for q35 (build_dmar_q35()): one DRHD without INCLUDE_PCI_ALL whose scope is
   /// the IOAPIC and one endpoint per PCI function, INTR_REMAP set.
   static func dmar(devices: [UInt16], addressWidth: Int) -> DMARDescription {
-    var scopes = [DMARScope(kind: .ioapic, enumerationID: 0, bus: 0xff, path: [(0, 0)])]
+    var scopes: [DMARScope] = []
+    scopes.reserveCapacity(1 + devices.count)
+    scopes.append(DMARScope(kind: .ioapic, enumerationID: 0, bus: 0xff, path: [(0, 0)]))
     for rid in devices {
       scopes.append(DMARScope(kind: .endpoint, bus: UInt8(rid >> 8), path: [(UInt8(rid >> 3 & 0x1f), UInt8(rid & 7))]))
     }
     return DMARDescription(
       hostAddressWidthField: UInt8(addressWidth - 1), flags: 1,
-      drhds: [DRHDDescription(address: registerBase, flags: 0, scopes: scopes)])
+      entries: [.drhd(DRHDDescription(address: registerBase, flags: 0, scopes: scopes))])
   }
 }
 

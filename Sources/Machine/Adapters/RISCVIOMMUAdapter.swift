@@ -13,10 +13,13 @@ import SimulatedHardware
 public final class RISCVIOMMUAdapter: HandoverIOMMU {
   public let name = "riscv"
   /// The driver's policies but `kernel-list`, which the matrix offers as the kernel-list policy.
-  public let variants = RISCVIOMMUPolicy.allCases.filter { $0 != .kernelList }.map(\.rawValue)
+  public var variants: [String] { Self.variantNames }
   public let clientBus = BusType.pci
   /// DDTP is the only register whose writes change routing (OFF, BARE, a directory).
-  public let controlRegisters: Set<Int> = [RISCVIOMMUSpec.ddtp]
+  public var controlRegisters: Set<Int> { Self.controlRegisterOffsets }
+  // Made once, not per adapter: the matrix makes a fresh adapter for every handover.
+  static let variantNames = RISCVIOMMUPolicy.allCases.filter { $0 != .kernelList }.map { $0.rawValue }
+  static let controlRegisterOffsets: Set<Int> = [RISCVIOMMUSpec.ddtp]
   /// The driver's `kernel-list` policy, in both kernels: its init_check makes the switch itself.
   public var kernelList: KernelListSupport? {
     .driverVariant(RISCVIOMMUPolicy.kernelList.rawValue)

@@ -169,7 +169,7 @@ extension IntelIOMMUDriver {
   /// iommu_shutdown hook (intel_iommu_shutdown, run by machine_shutdown() after device_shutdown()).
   public func detectIntelIOMMU() throws(DMARError) {
     guard let table = firmware else { throw .errno(.ENODEV) }
-    for d in table.drhds { try dmarValidateOneDRHD(d) }
+    for case .drhd(let d) in table.entries { try dmarValidateOneDRHD(d) }
     core?.addLateShutdownHook("intel_iommu_shutdown") { [unowned self] in
       do throws(DMARError) { try intelIOMMUShutdown() } catch { shutdownFailure = error }
     }
@@ -197,11 +197,13 @@ extension IntelIOMMUDriver {
     }
     pr(.info, "Host address width \(Int(table.hostAddressWidthField) + 1)")
     // dmar_walk_remapping_entries() with dmar_table_print_dmar_entry(), then the callback.
+    var drhdCount = 0
     for entry in table.entries {
       switch entry {
       case .drhd(let d):
         pr(.info, "DRHD base: \(hex16(d.address)) flags: \(hex(d.flags))")
         try dmarParseOneDRHD(d)
+        drhdCount += 1
       case .rmrr(let r):
         pr(.info, "RMRR base: \(hex16(r.base)) end: \(hex16(r.end))")
         rmrrUnits.append(r)
@@ -211,7 +213,7 @@ extension IntelIOMMUDriver {
       case .satc(let flags, _): pr(.info, "SATC flags: \(hex(flags))")
       }
     }
-    if table.drhds.isEmpty {
+    if drhdCount == 0 {
       kernel.printk(.warning, "DMAR: [Firmware Bug]: No DRHD structure found in DMAR table")
     }
   }
