@@ -20,6 +20,9 @@ public final class ARMSMMUAdapter: HandoverIOMMU {
   // Made once, not per adapter: the matrix makes a fresh adapter for every handover.
   static let variantNames = ARMSMMUVariant.allCases.filter { $0 != .kernelList }.map { $0.rawValue }
   static let controlRegisterOffsets: Set<Int> = [0x000]
+  // The device's firmware description, the same in every kernel: shared, not rebuilt per boot.
+  static let identity = DeviceIdentity.platform(compatible: ["arm,mmu-500"], acpiHID: nil)
+  static let properties: [String: FirmwareProperty] = ["#global-interrupts": [1]]
   /// The driver's `kernel-list` variant in both kernels: its shutdown keeps the client port
   /// enabled with every stream faulting, and its probe makes the switch itself (USFCFG, then
   /// every S2CR FAULT, before the RMR step).
@@ -45,10 +48,10 @@ public final class ARMSMMUAdapter: HandoverIOMMU {
     }
     let device = Device(
       name: "2b500000.iommu", bus: .platform,
-      identity: .platform(compatible: ["arm,mmu-500"], acpiHID: nil),
+      identity: Self.identity,
       resources: [DeviceResource(name: "smmu", base: 0x2b50_0000, io: boot.tap(hw.registers))],
       irqCount: 9)
-    device.properties = ["#global-interrupts": [1]]
+    device.properties = Self.properties
     let driver = ARMSMMUDriver(variant: v)
     boot.registerDevice(device)
     boot.registerDriver(driver)

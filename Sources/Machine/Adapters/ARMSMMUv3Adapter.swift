@@ -20,6 +20,12 @@ public final class ARMSMMUv3Adapter: HandoverIOMMU {
   // Made once, not per adapter: the matrix makes a fresh adapter for every handover.
   static let variantNames = ARMSMMUv3Variant.allCases.filter { $0 != .kernelList }.map { $0.rawValue }
   static let controlRegisterOffsets: Set<Int> = [0x20, 0x44, 0x80]
+  // The device's firmware description, the same in every kernel: shared, not rebuilt per boot.
+  static let identity = DeviceIdentity.platform(compatible: ["arm,smmu-v3"], acpiHID: nil)
+  static let properties: [String: FirmwareProperty] = [
+    "#iommu-cells": [1], "dma-coherent": .flag,
+    "interrupt-names": .strings(["eventq", "priq", "cmdq-sync", "gerror"]),
+  ]
   /// The driver's `kernel-list` variant in both kernels: its shutdown leaves SMMUEN set, and its
   /// reset makes the switch itself (GBPA.ABORT, then the CR0 write clearing SMMUEN).
   public var kernelList: KernelListSupport? {
@@ -45,13 +51,10 @@ public final class ARMSMMUv3Adapter: HandoverIOMMU {
     }
     let device = Device(
       name: "9050000.smmuv3", bus: .platform,
-      identity: .platform(compatible: ["arm,smmu-v3"], acpiHID: nil),
+      identity: Self.identity,
       resources: [DeviceResource(name: "smmu", base: 0x0905_0000, io: boot.tap(smmu.registers))],
       irqCount: 4)
-    device.properties = [
-      "#iommu-cells": [1], "dma-coherent": .flag,
-      "interrupt-names": .strings(["eventq", "priq", "cmdq-sync", "gerror"]),
-    ]
+    device.properties = Self.properties
     boot.registerDevice(device)
     boot.registerDriver(ARMSMMUv3Driver(variant: v))
     return ARMSMMUv3Binding(device: device, boot: boot)

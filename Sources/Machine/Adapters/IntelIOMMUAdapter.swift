@@ -27,6 +27,8 @@ public final class IntelIOMMUAdapter: HandoverIOMMU {
   // Made once, not per adapter: the matrix makes a fresh adapter for every handover.
   static let variantNames = IntelIOMMUVariant.allCases.filter { $0 != .kernelList }.map { $0.rawValue }
   static let controlRegisterOffsets: Set<Int> = [0x18]
+  // The device's description, the same in every kernel: shared, not rebuilt per boot.
+  static let identity = DeviceIdentity.platform(compatible: ["iommu-model,dmar"], acpiHID: nil)
   /// The driver's `kernel-list` variant, in both kernels: its probe makes the switch itself.
   public var kernelList: KernelListSupport? {
     .driverVariant(IntelIOMMUVariant.kernelList.rawValue)
@@ -67,7 +69,7 @@ public final class IntelIOMMUAdapter: HandoverIOMMU {
       core: boot.core, firmware: firmware,
       registerBlocks: [Self.registerBase: boot.tap(unit.mmio)], pciDevices: rids, variant: v)
     let device = Device(
-      name: "dmar0", bus: .platform, identity: .platform(compatible: ["iommu-model,dmar"], acpiHID: nil))
+      name: "dmar0", bus: .platform, identity: Self.identity)
     boot.registerDevice(device)
     boot.registerDriver(DMARInitcall(driver))
     return IntelBinding(device: device, driver: driver, aperture: 1 << UInt64(unit.configuration.addressWidth))

@@ -42,11 +42,18 @@ extension ARMSMMUv3Device {
   /// (Linux 7.2): every entry becomes an abort STE (V=1, CFG=ABORT) since disable_bypass was
   /// retired.
   func initInitialSTEs(at address: UInt64, count: Int) throws(Errno) {
-    let abort = STE.abort
     guard let memory else { throw .ENOMEM }
     // The kernel copies the whole 64-byte STE into each entry; one write of the table built
-    // here stores the same bytes without a memory lookup per entry (hundreds of them).
-    let table = [UInt8](unsafeUninitializedCapacity: count * 64) { bytes, initialized in
+    // here stores the same bytes without a memory lookup per entry (hundreds of them). An L2
+    // table's image, the same for every one, is built once.
+    let table = count == Strtab.NUM_L2_STES ? Self.abortL2Table : Self.abortTable(count: count)
+    do { try memory.write(table, at: address) } catch { throw .EFAULT }
+  }
+
+  /// `count` abort STEs, as the bytes the table holds.
+  static func abortTable(count: Int) -> [UInt8] {
+    let abort = STE.abort
+    return [UInt8](unsafeUninitializedCapacity: count * 64) { bytes, initialized in
       let words = UnsafeMutableRawBufferPointer(bytes)
       for i in 0..<count {
         for w in 0..<8 {
@@ -55,8 +62,9 @@ extension ARMSMMUv3Device {
       }
       initialized = count * 64
     }
-    do { try memory.write(table, at: address) } catch { throw .EFAULT }
   }
+
+  static let abortL2Table = abortTable(count: Strtab.NUM_L2_STES)
 
   /// Mirrors arm_smmu_init_strtab_2lvl(), drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c (Linux 7.2):
   /// the L1 table only; L2 tables come with the masters.
