@@ -51,7 +51,9 @@ extension ARMSMMUv3Device {
       }
     }
     let master = ARMSMMUv3Master(dev: device, streamIDs: device.streamIDs, group: group)
-    masters.append(master)
+    // The stored array, appended in place: through the public accessor's get and set, every
+    // append copied the whole list.
+    uncheckedMasters.append(master)
     // fw_devlink (the `iommu-map` / `iommus` phandle): the master is a consumer of the SMMU,
     // so it shuts down first.
     try? dev.core?.addLink(supplier: dev, consumer: device)

@@ -60,7 +60,7 @@ public final class ARMSMMUDevice {
   @exclusivity(unchecked) public internal(set) var numContextBanks = 0
   @exclusivity(unchecked) public internal(set) var numS2ContextBanks = 0
   /// `context_map`: banks in use.
-  @exclusivity(unchecked) public internal(set) var contextMap = Set<Int>()
+  @exclusivity(unchecked) public internal(set) var contextMap = ARMSMMUContextMap()
   /// `cbs[i].cfg`: nil for an unassigned bank.
   @exclusivity(unchecked) public internal(set) var cbs: [ARMSMMUContextBank?] = []
   @exclusivity(unchecked) public internal(set) var numMappingGroups = 0
@@ -80,7 +80,9 @@ public final class ARMSMMUDevice {
   /// Set by the kernel-list switch: the RMR step must not set CLIENTPD.
   @exclusivity(unchecked) var keepsClientPortEnabled = false
   /// Masters attached through ``ARMSMMUDriver/probeDevice(_:)``: `dev_iommu_priv` (`smendx`).
-  @exclusivity(unchecked) var masters: [ObjectIdentifier: [Int]] = [:]
+  // Room for a few masters from the start: grown one insert at a time, the table was
+  // reallocated at the second and the fourth.
+  @exclusivity(unchecked) var masters = [ObjectIdentifier: [Int]](minimumCapacity: 8)
 
   init(dev: Device, base: IOMem, ioaddr: UInt64, disableBypass: Bool, forceStage: Int) {
     self.dev = dev
@@ -125,4 +127,45 @@ public final class ARMSMMUDevice {
   func cbWriteq(_ n: Int, _ offset: Int, _ value: UInt64) throws(Errno) {
     try base.writeq(value, page(cbPage(n)) + offset)
   }
+}
+
+/// `DECLARE_BITMAP(context_map, ARM_SMMU_MAX_CBS)`: the context banks in use, as bits (a set
+/// of integers allocated its storage at the first attach of every kernel). Four words cover
+/// every bank ID1.NUMCB can name.
+public struct ARMSMMUContextMap: Sendable, Hashable {
+  private var w0: UInt64 = 0
+  private var w1: UInt64 = 0
+  private var w2: UInt64 = 0
+  private var w3: UInt64 = 0
+
+  public init() {}
+
+  public var isEmpty: Bool { w0 | w1 | w2 | w3 == 0 }
+
+  /// `test_bit()`.
+  public func contains(_ bank: Int) -> Bool {
+    precondition(bank >= 0 && bank < 256, "context bank \(bank) outside the map")
+    let bit = UInt64(1) << UInt64(bank & 63)
+    switch bank >> 6 {
+    case 0: return w0 & bit != 0
+    case 1: return w1 & bit != 0
+    case 2: return w2 & bit != 0
+    default: return w3 & bit != 0
+    }
+  }
+
+  /// `set_bit()`.
+  public mutating func insert(_ bank: Int) {
+    precondition(bank >= 0 && bank < 256, "context bank \(bank) outside the map")
+    let bit = UInt64(1) << UInt64(bank & 63)
+    switch bank >> 6 {
+    case 0: w0 |= bit
+    case 1: w1 |= bit
+    case 2: w2 |= bit
+    default: w3 |= bit
+    }
+  }
+
+  /// `bitmap_zero()`.
+  public mutating func removeAll() { self = Self() }
 }
