@@ -169,7 +169,8 @@ public final class IntelIOMMU {
   /// `iommu->copied_tables`: requester IDs whose context entry came from the previous kernel.
   @exclusivity(unchecked) public internal(set) var copiedTables: Set<UInt16> = []
   /// Domain IDs in use (`domain_ida`), copied ones included.
-  @exclusivity(unchecked) public internal(set) var domainIDs: Set<Int> = []
+  // Room for a few from the start: grown one insert at a time, the set was reallocated twice.
+  @exclusivity(unchecked) public internal(set) var domainIDs = Set<Int>(minimumCapacity: 8)
   @exclusivity(unchecked) var faultIRQ = false
   unowned let driver: IntelIOMMUDriver
   /// The driver's memory, held here: reached through the unowned `driver`, every descriptor

@@ -76,14 +76,16 @@ public final class IntelIOMMUDriver {
   /// What intel_iommu_shutdown() ended with, when it did not return normally.
   @exclusivity(unchecked) public internal(set) var shutdownFailure: DMARError?
   let memory: PhysicalMemory
+  // The tables below start with room for a few devices: grown one insert at a time, each was
+  // reallocated at the second and the fourth.
   /// Devices whose default domain is attached (`info->domain` set).
-  @exclusivity(unchecked) public internal(set) var attached: Set<UInt16> = []
+  @exclusivity(unchecked) public internal(set) var attached = Set<UInt16>(minimumCapacity: 8)
   /// Each attached device's second-level page table root.
-  @exclusivity(unchecked) var pageTables: [UInt16: UInt64] = [:]
+  @exclusivity(unchecked) var pageTables = [UInt16: UInt64](minimumCapacity: 8)
   /// The DMA default domain of each IOMMU group (keyed by bus and slot): domain ID, page table.
-  @exclusivity(unchecked) var groupDomains: [UInt16: (did: Int, pgd: UInt64)] = [:]
+  @exclusivity(unchecked) var groupDomains = [UInt16: (did: Int, pgd: UInt64)](minimumCapacity: 8)
   /// The IOMMU group number of each PCI slot (bus and device), numbered in order of creation.
-  @exclusivity(unchecked) var iommuGroups: [UInt16: Int] = [:]
+  @exclusivity(unchecked) var iommuGroups = [UInt16: Int](minimumCapacity: 8)
 
   public init(
     core: DriverCore, firmware: DMARDescription?, registerBlocks: [UInt64: any WritableRegisterIO],

@@ -56,6 +56,10 @@ public final class RISCVIOMMUDevice {
     self.reg = reg
     self.policy = policy
     memory = dev.core?.memory
+    // Room for what one kernel's IOMMU holds (its queues, directory pages and a handful of
+    // devices) from the start: grown one append at a time, both lists were reallocated often.
+    attached.reserveCapacity(4)
+    pages.reserveCapacity(8)
   }
 
   var kernel: Kernel? { dev.kernel }

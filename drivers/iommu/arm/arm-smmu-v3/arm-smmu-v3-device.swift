@@ -143,6 +143,9 @@ public final class ARMSMMUv3Device {
       name: "evtq", entryDwords: Queue.EVTQ_ENT_DWORDS, prodRegister: 0, consRegister: 0)
     priq = ARMSMMUQueue(
       name: "priq", entryDwords: Queue.PRIQ_ENT_DWORDS, prodRegister: 0, consRegister: 0)
+    // Room for a few masters from the start: grown one append at a time, the list was
+    // reallocated at the second and the third.
+    uncheckedMasters.reserveCapacity(4)
   }
 
   var kernel: Kernel? { dev.kernel }

@@ -164,16 +164,14 @@ extension ARMSMMUv3Device {
   /// group's default domain. With kdump-adopt the attach is deferred (the old STEs stay live).
   func iommuDeviceRegister(groupBase: inout Int) {
     guard let core = dev.core else { return }
-    var probed: [ARMSMMUv3Master] = []
+    // The masters probed here are the ones probeDevice() appends to `masters` from `first` on.
+    let first = uncheckedMasters.count
     for device in core.devices where device.iommu === dev && !device.streamIDs.isEmpty {
-      if let master = try? probeDevice(device, group: groupBase) {
-        groupBase += 1
-        probed.append(master)
-      }
+      if (try? probeDevice(device, group: groupBase)) != nil { groupBase += 1 }
     }
     guard !adopted else { return }
     let type = kernel?.context.defaultDomainType ?? .dma
-    for master in probed {
+    for master in uncheckedMasters[first...] {
       try? attachDefaultDomain(master, type: type == .dmaFQ ? .dma : type)
     }
   }
