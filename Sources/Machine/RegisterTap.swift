@@ -5,6 +5,11 @@ import MMIO
 /// routing and counts writes per register for the timeline.
 final class RegisterTap: WritableRegisterIO {
   let base: any WritableRegisterIO
+  /// The base when it is a register file (every adapter's but VT-d's): accessed directly, its
+  /// inlinable accessors run here instead of through the existential's witness table. Not
+  /// retained (a strong reference is retained and released around every access): `base` holds
+  /// the same object for the tap's whole life.
+  let file: Unmanaged<SimulatedRegisterFile>?
   /// The hardware's register file, which names the registers.
   let names: SimulatedRegisterFile
   /// A handful of offsets: a scan is cheaper than hashing on every write.
@@ -31,6 +36,7 @@ final class RegisterTap: WritableRegisterIO {
     machine: Machine, iommu: MachineIOMMU
   ) {
     self.base = base
+    file = (base as? SimulatedRegisterFile).map { .passUnretained($0) }
     self.names = names
     self.controlRegisters = controlRegisters
     controlLow = controlRegisters.min() ?? 0
@@ -42,11 +48,26 @@ final class RegisterTap: WritableRegisterIO {
   }
 
   func uncheckedRead(_ width: AccessWidth, at offset: Int) throws(IOError) -> UInt64 {
-    try base.uncheckedRead(width, at: offset)
+    if let file {
+      // `_withUnsafeGuaranteedRef` rethrows untyped errors: the typed one is carried out.
+      let read: Result<UInt64, IOError> = file._withUnsafeGuaranteedRef { f in
+        do throws(IOError) { return .success(try f.uncheckedRead(width, at: offset)) } catch { return .failure(error) }
+      }
+      return try read.get()
+    }
+    return try base.uncheckedRead(width, at: offset)
   }
 
   func uncheckedWrite(_ value: UInt64, _ width: AccessWidth, at offset: Int) throws(IOError) {
-    try base.uncheckedWrite(value, width, at: offset)
+    if let file {
+      let failure: IOError? = file._withUnsafeGuaranteedRef { f in
+        do throws(IOError) { try f.uncheckedWrite(value, width, at: offset) } catch { return error }
+        return nil
+      }
+      if let failure { throw failure }
+    } else {
+      try base.uncheckedWrite(value, width, at: offset)
+    }
     // The range test inline: most writes land outside every control register.
     let sample =
       controlRegisters.isEmpty
