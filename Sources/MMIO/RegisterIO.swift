@@ -53,7 +53,8 @@ extension RegisterIO {
   }
 
   /// Reads an unsigned integer at `offset`, checked: `try io.read(UInt32.self, at: 0x48)`.
-  @inlinable
+  // Always inlined: called on an existential it ran unspecialized, asking `T` for its width.
+  @inlinable @inline(__always)
   public func read<T: FixedWidthInteger & UnsignedInteger>(
     _: T.Type, at offset: Int
   ) throws(IOError) -> T {
@@ -72,18 +73,20 @@ extension RegisterIO {
     R(raw: try read(R.Raw.self, at: try R.offset(index: index)))
   }
 
-  // Kernel-style accessors, for code that mirrors readl()/readq() line by line.
+  // Kernel-style accessors, for code that mirrors readl()/readq() line by line. They name the
+  // width themselves: called on an existential, the generic `read(_:at:)` ran unspecialized,
+  // asking the type for its width on every access.
   @inlinable public func readb(_ offset: Int) throws(IOError) -> UInt8 {
-    try read(UInt8.self, at: offset)
+    UInt8(truncatingIfNeeded: try read(.byte, at: offset))
   }
   @inlinable public func readw(_ offset: Int) throws(IOError) -> UInt16 {
-    try read(UInt16.self, at: offset)
+    UInt16(truncatingIfNeeded: try read(.word, at: offset))
   }
   @inlinable public func readl(_ offset: Int) throws(IOError) -> UInt32 {
-    try read(UInt32.self, at: offset)
+    UInt32(truncatingIfNeeded: try read(.dword, at: offset))
   }
   @inlinable public func readq(_ offset: Int) throws(IOError) -> UInt64 {
-    try read(UInt64.self, at: offset)
+    try read(.qword, at: offset)
   }
 }
 
@@ -96,7 +99,8 @@ extension WritableRegisterIO {
   }
 
   /// Writes an unsigned integer at `offset`, checked.
-  @inlinable
+  // Always inlined: called on an existential it ran unspecialized, asking `T` for its width.
+  @inlinable @inline(__always)
   public func write<T: FixedWidthInteger & UnsignedInteger>(_ value: T, at offset: Int)
     throws(IOError)
   {
@@ -133,16 +137,17 @@ extension WritableRegisterIO {
     return written
   }
 
+  // As the read accessors: the width named, not asked of a generic type.
   @inlinable public func writeb(_ value: UInt8, _ offset: Int) throws(IOError) {
-    try write(value, at: offset)
+    try write(UInt64(value), .byte, at: offset)
   }
   @inlinable public func writew(_ value: UInt16, _ offset: Int) throws(IOError) {
-    try write(value, at: offset)
+    try write(UInt64(value), .word, at: offset)
   }
   @inlinable public func writel(_ value: UInt32, _ offset: Int) throws(IOError) {
-    try write(value, at: offset)
+    try write(UInt64(value), .dword, at: offset)
   }
   @inlinable public func writeq(_ value: UInt64, _ offset: Int) throws(IOError) {
-    try write(value, at: offset)
+    try write(value, .qword, at: offset)
   }
 }
