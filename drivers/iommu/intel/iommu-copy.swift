@@ -146,7 +146,12 @@ extension IntelIOMMUDriver {
 
   /// The unit a device is behind.
   public func iommu(for rid: UInt16) -> IntelIOMMU? {
-    units.first { !$0.ignored && devicesBehind($0).contains(rid) }?.iommu
+    // Asked on every mapping: a unit's own scope is searched in place, the INCLUDE_PCI_ALL
+    // unit's (the devices no other unit claims) is worked out only when reached.
+    for unit in units where !unit.ignored {
+      if unit.includeAll ? devicesBehind(unit).contains(rid) : unit.devices.contains(rid) { return unit.iommu }
+    }
+    return nil
   }
 
   /// `iommu_deferred_attach()` on a device's first DMA API use in a kdump kernel: the default
