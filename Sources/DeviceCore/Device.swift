@@ -144,9 +144,14 @@ public final class Device: CustomStringConvertible {
       logMayRecord = newValue?.kernel.log.isRecording ?? false
     }
   }
-  @exclusivity(unchecked) @usableFromInline weak var uncheckedCore: DriverCore?
+  // Not a strong reference: the core holds its devices (a cycle). Not weak either: each read
+  // of a weak reference goes through the runtime (`dma_alloc_coherent()`, MMIO, DMA accounting
+  // read it), and the first store gives the core a side table. unowned(unsafe) is safe: only
+  // ``DriverCore/register(_:)`` sets it, and that core lists the device from then on; its
+  // deinit sets it back to nil first thing, as a weak reference would read.
+  @exclusivity(unchecked) @usableFromInline unowned(unsafe) var uncheckedCore: DriverCore?
   /// False when the core this device joined keeps no log (a log's `isRecording` never
-  /// changes): `dev_printk()` then returns without loading the weak `core` (and its kernel and
+  /// changes): `dev_printk()` then returns without loading `core` (and its kernel and
   /// log), which the matrix's silent kernels would otherwise do for every message.
   @exclusivity(unchecked) private var logMayRecord = false
 

@@ -38,7 +38,10 @@ public enum DeviceMatch: Sendable, Hashable, CustomStringConvertible {
       return id.classCode & m == c & m
     case .compatible(let c):
       guard case .platform(let compatible, _) = device.identity else { return false }
-      return compatible.contains(c)
+      // Lengths first: most strings a driver's entries meet are another device's, of another
+      // length, told apart without the string comparison's slow path.
+      let length = c.utf8.count
+      return compatible.contains { $0.utf8.count == length && $0 == c }
     case .acpi(let h):
       guard case .platform(_, let hid) = device.identity else { return false }
       return hid == h

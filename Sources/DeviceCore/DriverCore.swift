@@ -50,6 +50,9 @@ public final class DriverCore {
   /// device (`smmu->dev`, `iommu->dev`), so the pair would otherwise keep each other, and
   /// everything they reach, alive after the kernel.
   deinit {
+    // First every device forgets this core (it reaches it unowned(unsafe)): a driver freed
+    // below may still look at its device's core, and must find none.
+    for device in devices { device.core = nil }
     for device in devices {
       device.uncheckedDriverData = nil
       device.driver = nil

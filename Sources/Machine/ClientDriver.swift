@@ -22,8 +22,8 @@ final class ClientDriver: DeviceDriver {
   init(client: MachineClient, machine: Machine) {
     self.client = client
     self.machine = machine
-    bus = client.bus
-    matchTable = client.matchTable
+    bus = client.function.bus
+    matchTable = client.function.matchTable
   }
 
   var name: String { client.spec.kind.driverName }
@@ -47,8 +47,7 @@ final class ClientDriver: DeviceDriver {
     // One coherent allocation holds all the buffers (a ring, a command table), mapped at once.
     let (count, size) = kind.buffers
     let area = try device.dmaAllocCoherent(size: UInt64(count) * size)
-    // The label (`new:nic0`) copied once into a string of its size, not appended piece by piece.
-    let owner = machine.memory.ownerID(.deviceBuffer(asciiString(machine.generation, ":", client.name)))
+    let owner = client.function.bufferOwner(machine.generation, in: machine.memory)
     machine.memory.setOwner(owner, base: area.address, size: area.size)
     let iova = try mapping.map(physical: area.address, size: area.size, dmaMask: kind.dmaMask)
     let segments = (0..<UInt64(count)).map {

@@ -39,7 +39,7 @@ public final class MachineIOMMU {
 public final class MachineClient {
   public let spec: ClientSpec
   /// `nic0`, `storage1`...: the compatible suffix and, on a platform bus, the device name.
-  public let name: String
+  public var name: String { function.name }
   public let streamID: UInt32
   public let iommuIndex: Int
   public let engine: DMAEngine
@@ -53,36 +53,66 @@ public final class MachineClient {
   @exclusivity(unchecked) public internal(set) var stats = DMAStats()
   @exclusivity(unchecked) public internal(set) var finalStageStats = DMAStats()
 
-  /// The bus it sits on (its IOMMU's client bus), and what every kernel's `Device` for it and
-  /// its driver's match table are made of: the same in each kernel, so made once.
-  let bus: BusType
-  let deviceName: String
-  let identity: DeviceIdentity
-  let streamIDs: [UInt32]
-  let matchTable: [DeviceMatch]
+  /// Its name, bus, identity and match table, the same in every kernel and on every power-on
+  /// of the rig: made once per rig.
+  let function: ClientFunction
   /// Its IOMMU's hardware model (nil on a machine without IOMMUs), which routes every
   /// transaction: held here, not looked up through the machine's IOMMU list per transaction.
   let hardware: (any IOMMUHardwareModel)?
 
-  init(
-    spec: ClientSpec, index: Int, iommuIndex: Int, bus: BusType, hardware: (any IOMMUHardwareModel)?
-  ) {
+  init(spec: ClientSpec, function: ClientFunction, iommuIndex: Int, hardware: (any IOMMUHardwareModel)?) {
     self.spec = spec
+    self.function = function
     self.hardware = hardware
+    streamID = function.streamID
+    self.iommuIndex = iommuIndex
+    engine = DMAEngine(kind: spec.kind)
+  }
+
+  /// DMA can leave the function: bus mastering on in the hardware, and not cleared by the
+  /// current kernel's `pci_clear_master()`.
+  var canMaster: Bool { busMaster && (device?.busMasterEnabled ?? true) && engine.isRunning }
+
+  /// The owner of the buffers the engine was programmed with (`deviceBuffer("new:nic0")`), as
+  /// the machine's memory numbers it: set with the program, compared on every transaction.
+  // Read for every transaction, never re-entered: no dynamic exclusivity checks.
+  @exclusivity(unchecked) var bufferOwner: MemoryOwnerID?
+}
+
+/// A client function as firmware and enumeration present it to every kernel: its name, the
+/// identity and stream ID of the `Device` each kernel makes for it, and the match table of its
+/// driver. Nothing here changes with the kernel or the policy, so a rig keeps them from one
+/// power-on to the next (the matrix runs hundreds of handovers on one).
+final class ClientFunction {
+  let kind: ClientKind
+  /// Its place among the machine's clients, and the bus it sits on (its IOMMU's client bus).
+  let index: Int
+  let bus: BusType
+  let name: String
+  let streamID: UInt32
+  let deviceName: String
+  let identity: DeviceIdentity
+  let streamIDs: [UInt32]
+  let matchTable: [DeviceMatch]
+  /// The numbers the rig's memory gave the owners of this function's buffers in each kernel
+  /// (`deviceBuffer("old:nic0")`): looked up once per rig, not per probe.
+  // Set once per kernel label, never re-entered: no dynamic exclusivity checks.
+  @exclusivity(unchecked) private var bufferOwners: [(generation: String, id: MemoryOwnerID)] = []
+
+  init(kind: ClientKind, index: Int, bus: BusType) {
+    self.kind = kind
+    self.index = index
+    self.bus = bus
     // Names written byte by byte into strings of their exact size: interpolation appends
-    // piece by piece, and these are made for every client of every machine.
-    let kind = spec.kind.rawValue
-    let name = asciiString(kind, decimal: index)
+    // piece by piece.
+    let name = asciiString(kind.rawValue, decimal: index)
     self.name = name
     let sid = UInt32(0x10 + 8 * index)
     streamID = sid
-    self.iommuIndex = iommuIndex
-    engine = DMAEngine(kind: spec.kind)
-    self.bus = bus
     streamIDs = [sid]
     switch bus {
     case .pci:
-      let id = spec.kind.pciID
+      let id = kind.pciID
       identity = .pci(PCIIdentity(vendor: id.vendor, device: id.device &+ UInt16(index), classCode: id.classCode))
       // The requester ID is the stream ID: `0000:bus:device.function`.
       deviceName = String(unsafeUninitializedCapacity: 12) { out in
@@ -107,22 +137,26 @@ public final class MachineClient {
       deviceName = asciiString(hexDigits(0x1000_0000 + 0x1_0000 * UInt64(sid)), ".", name)
       matchTable = [.compatible(compatible)]
     }
+    // Old, then new or crash.
+    bufferOwners.reserveCapacity(3)
   }
 
-  /// DMA can leave the function: bus mastering on in the hardware, and not cleared by the
-  /// current kernel's `pci_clear_master()`.
-  var canMaster: Bool { busMaster && (device?.busMasterEnabled ?? true) && engine.isRunning }
-
-  /// The owner of the buffers the engine was programmed with (`deviceBuffer("new:nic0")`), as
-  /// the machine's memory numbers it: set with the program, compared on every transaction.
-  // Read for every transaction, never re-entered: no dynamic exclusivity checks.
-  @exclusivity(unchecked) var bufferOwner: MemoryOwnerID?
+  /// The owner of the buffers a driver in kernel `generation` gives this function
+  /// (`deviceBuffer("new:nic0")`), as `memory` (the rig's) numbers it.
+  func bufferOwner(_ generation: String, in memory: PhysicalMemory) -> MemoryOwnerID {
+    for entry in bufferOwners where entry.generation == generation { return entry.id }
+    // The label copied once into a string of its size, not appended piece by piece.
+    let id = memory.ownerID(.deviceBuffer(asciiString(generation, ":", name)))
+    bufferOwners.append((generation, id))
+    return id
+  }
 }
 
-/// The silicon of a machine: its memory and IOMMU hardware models.
+/// The silicon of a machine: its memory and IOMMU hardware models, and its client functions.
 public struct MachineRig {
   public let memory: PhysicalMemory
   public let hardware: [any IOMMUHardwareModel]
+  let clients: [ClientFunction]
 }
 
 /// Knobs of a machine that are not policies.
@@ -210,13 +244,26 @@ public final class Machine {
     }
     self.memory = memory
     options.plan.populate(memory, oldKernel: "old")
-    let clients = clients.enumerated().map {
-      let iommuIndex = $0.offset % max(1, iommus.count)
-      return MachineClient(
-        spec: $0.element, index: $0.offset, iommuIndex: iommuIndex,
-        bus: iommus.isEmpty ? .platform : iommus[iommuIndex].adapter.clientBus,
-        hardware: hardware.isEmpty ? nil : hardware[iommuIndex])
+    // The rig's client functions where they are the same kinds on the same buses (the
+    // matrix's handovers on one IOMMU differ only in policy and quiescing), else new ones.
+    let rigFunctions = rig.flatMap { $0.hardware.count == iommus.count ? $0.clients : nil } ?? []
+    var machineClients: [MachineClient] = []
+    machineClients.reserveCapacity(clients.count)
+    for (index, spec) in clients.enumerated() {
+      let iommuIndex = index % max(1, iommus.count)
+      let bus = iommus.isEmpty ? BusType.platform : iommus[iommuIndex].adapter.clientBus
+      let function: ClientFunction
+      if index < rigFunctions.count, rigFunctions[index].kind == spec.kind, rigFunctions[index].bus == bus {
+        function = rigFunctions[index]
+      } else {
+        function = ClientFunction(kind: spec.kind, index: index, bus: bus)
+      }
+      machineClients.append(
+        MachineClient(
+          spec: spec, function: function, iommuIndex: iommuIndex,
+          hardware: hardware.isEmpty ? nil : hardware[iommuIndex]))
     }
+    let clients = machineClients
     self.clients = clients
     self.iommus = zip(iommus, hardware).enumerated().map { i, pair in
       var streamIDs: [UInt32] = []
@@ -240,7 +287,9 @@ public final class Machine {
 
   // A closure rather than a key path, which reads with a dynamic exclusivity check.
   /// This machine's memory and hardware, for a later machine to power on again.
-  public var rig: MachineRig { MachineRig(memory: memory, hardware: iommus.map { $0.hardware }) }
+  public var rig: MachineRig {
+    MachineRig(memory: memory, hardware: iommus.map { $0.hardware }, clients: clients.map { $0.function })
+  }
 
   /// DMA of every stage so far.
   /// DMA of one stage so far.

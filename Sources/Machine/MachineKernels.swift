@@ -220,10 +220,11 @@ extension Machine {
   }
 
   private func makeClientDevice(_ client: MachineClient) -> Device {
-    // The name and identity are the same in every kernel: made once, with the client.
-    Device(
-      name: client.deviceName, bus: client.bus, identity: client.identity,
-      iommu: iommus[client.iommuIndex].binding?.device, streamIDs: client.streamIDs)
+    // The name and identity are the same in every kernel: made once per rig, with the function.
+    let function = client.function
+    return Device(
+      name: function.deviceName, bus: function.bus, identity: function.identity,
+      iommu: iommus[client.iommuIndex].binding?.device, streamIDs: function.streamIDs)
   }
 }
 
