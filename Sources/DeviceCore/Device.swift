@@ -164,13 +164,17 @@ public final class Device: CustomStringConvertible {
     self.name = name
     self.bus = bus
     self.identity = identity
-    self.parent = parent
     self.uncheckedResources = resources
-    self.uncheckedConfigSpace = configSpace
     self.uncheckedIRQCount = irqCount
     self.uncheckedIOMMU = iommu
     self.uncheckedStreamIDs = streamIDs
-    parent?.children.append(self)
+    // Both start out nil: stored only when given (most devices have neither), since storing
+    // over the nil a weak reference or an existential starts with goes through the runtime.
+    if let configSpace { self.uncheckedConfigSpace = configSpace }
+    if let parent {
+      self.parent = parent
+      parent.children.append(self)
+    }
   }
 
   public var description: String { name }

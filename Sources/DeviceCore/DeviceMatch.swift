@@ -26,6 +26,8 @@ public enum DeviceMatch: Sendable, Hashable, CustomStringConvertible {
   }
 
   /// Whether `device` is matched by this entry (`pci_match_one_device`, `of_match_device`, ...).
+  // Inlinable: each driver's ``DeviceDriver/match(_:)`` has it inline.
+  @inlinable
   public func matches(_ device: Device) -> Bool {
     // One switch per side, not over a tuple of both: the tuple would copy the entry and the
     // device's identity (retaining their strings) for every driver-device pair tried.
@@ -53,7 +55,8 @@ public enum DeviceMatch: Sendable, Hashable, CustomStringConvertible {
 
   /// `name` is `base` or `base.<instance>`: compared in place, without building `base + "."`
   /// for every device a driver is matched against.
-  private static func isInstance(_ name: String, of base: String) -> Bool {
+  @usableFromInline
+  static func isInstance(_ name: String, of base: String) -> Bool {
     guard name.hasPrefix(base) else { return false }
     let rest = name.utf8.dropFirst(base.utf8.count)
     return rest.isEmpty || rest.first == UInt8(ascii: ".")

@@ -58,7 +58,8 @@ extension Machine {
     -> HandoverOutcome
   {
     let dma = totalStats
-    let faults = zip(iommus, faultsBefore).map { $0.adapter.recordedFaults($0.hardware) - $1 }.reduce(0, +)
+    var faults = 0
+    for (iommu, before) in zip(iommus, faultsBefore) { faults += iommu.adapter.recordedFaults(iommu.hardware) - before }
     let working = clients.map { c in
       c.engine.program?.generation == generation && c.finalStageStats.transactions > 0
         && c.finalStageStats.delivered == c.finalStageStats.transactions
@@ -110,9 +111,12 @@ extension Machine {
           out[at] = UInt8(ascii: ",")
           at += 1
         }
-        for byte in client.spec.kind.rawValue.utf8 {
-          out[at] = byte
-          at += 1
+        // The kind's name in one copy (a `String.UTF8View` costs tens of instructions a byte).
+        var kind = client.spec.kind.rawValue
+        kind.withUTF8 { bytes in
+          guard let source = bytes.baseAddress, let target = out.baseAddress else { return }
+          (target + at).initialize(from: source, count: bytes.count)
+          at += bytes.count
         }
         out[at] = UInt8(ascii: ":")
         out[at + 1] = UInt8(ascii: client.spec.quiesced ? "q" : "u")

@@ -17,21 +17,25 @@ public final class MachineIOMMU {
   @exclusivity(unchecked) public internal(set) var initResults: [Errno?] = []
   /// The adapter's control registers, sorted, and the stream IDs of the clients behind this
   /// IOMMU: the same for every kernel, made once.
-  let controlRegisters: [Int]
-  let clientStreamIDs: [UInt32]
+  let wiring: IOMMUWiring
+  var controlRegisters: [Int] { wiring.controlRegisters }
+  var clientStreamIDs: [UInt32] { wiring.clientStreamIDs }
 
-  init(
-    adapter: any HandoverIOMMU, variant: String, hardware: any IOMMUHardwareModel,
-    clientStreamIDs: [UInt32]
-  ) {
+  init(adapter: any HandoverIOMMU, variant: String, hardware: any IOMMUHardwareModel, wiring: IOMMUWiring) {
     self.adapter = adapter
     self.variant = variant
     self.hardware = hardware
-    controlRegisters = adapter.controlRegisters.sorted()
-    self.clientStreamIDs = clientStreamIDs
+    self.wiring = wiring
     // One result per kernel: the old one and the next.
     initResults.reserveCapacity(2)
   }
+}
+
+/// What a machine derives from one IOMMU's adapter and the clients behind it: the adapter's
+/// control registers, sorted, and the clients' stream IDs. A rig keeps them with the hardware.
+struct IOMMUWiring {
+  let controlRegisters: [Int]
+  let clientStreamIDs: [UInt32]
 }
 
 /// One client device of a machine: the silicon (its DMA engine and Bus Master Enable, which
@@ -157,6 +161,7 @@ public struct MachineRig {
   public let memory: PhysicalMemory
   public let hardware: [any IOMMUHardwareModel]
   let clients: [ClientFunction]
+  let wiring: [IOMMUWiring]
 }
 
 /// Knobs of a machine that are not policies.
@@ -247,6 +252,8 @@ public final class Machine {
     // The rig's client functions where they are the same kinds on the same buses (the
     // matrix's handovers on one IOMMU differ only in policy and quiescing), else new ones.
     let rigFunctions = rig.flatMap { $0.hardware.count == iommus.count ? $0.clients : nil } ?? []
+    // And its wiring, when it has as many clients (which gives the same stream IDs).
+    let rigWiring = rigFunctions.count == clients.count ? rig?.wiring ?? [] : []
     var machineClients: [MachineClient] = []
     machineClients.reserveCapacity(clients.count)
     for (index, spec) in clients.enumerated() {
@@ -266,11 +273,16 @@ public final class Machine {
     let clients = machineClients
     self.clients = clients
     self.iommus = zip(iommus, hardware).enumerated().map { i, pair in
-      var streamIDs: [UInt32] = []
-      streamIDs.reserveCapacity(clients.count)
-      for client in clients where client.iommuIndex == i { streamIDs.append(client.streamID) }
-      return MachineIOMMU(
-        adapter: pair.0.adapter, variant: pair.0.variant, hardware: pair.1, clientStreamIDs: streamIDs)
+      let wiring: IOMMUWiring
+      if rigWiring.count == iommus.count {
+        wiring = rigWiring[i]
+      } else {
+        var streamIDs: [UInt32] = []
+        streamIDs.reserveCapacity(clients.count)
+        for client in clients where client.iommuIndex == i { streamIDs.append(client.streamID) }
+        wiring = IOMMUWiring(controlRegisters: pair.0.adapter.controlRegisters.sorted(), clientStreamIDs: streamIDs)
+      }
+      return MachineIOMMU(adapter: pair.0.adapter, variant: pair.0.variant, hardware: pair.1, wiring: wiring)
     }
     // One entry per kernel: the old one and the next.
     kernels.reserveCapacity(2)
@@ -288,7 +300,9 @@ public final class Machine {
   // A closure rather than a key path, which reads with a dynamic exclusivity check.
   /// This machine's memory and hardware, for a later machine to power on again.
   public var rig: MachineRig {
-    MachineRig(memory: memory, hardware: iommus.map { $0.hardware }, clients: clients.map { $0.function })
+    MachineRig(
+      memory: memory, hardware: iommus.map { $0.hardware }, clients: clients.map { $0.function },
+      wiring: iommus.map { $0.wiring })
   }
 
   /// DMA of every stage so far.
