@@ -224,6 +224,9 @@ public final class Machine {
   @exclusivity(unchecked) var lateRegistrations: [() -> Void] = []
   /// Each client's driver, made once: it is stateless, and every kernel registers it.
   private(set) var clientDrivers: [ClientDriver] = []
+  /// The rig this machine was built on, when it took all of it (hardware, client functions,
+  /// wiring): ``rig`` hands it on as it is instead of gathering its parts again.
+  private let wholeRig: MachineRig?
 
   /// A machine with one IOMMU per adapter (each with its variant) and `clients`, spread over
   /// the IOMMUs in turn.
@@ -238,7 +241,8 @@ public final class Machine {
     self.options = options
     let memory: PhysicalMemory
     let hardware: [any IOMMUHardwareModel]
-    if let rig, rig.hardware.count == iommus.count {
+    let usedRig = rig.flatMap { $0.hardware.count == iommus.count ? $0 : nil }
+    if let rig = usedRig {
       memory = rig.memory
       memory.removeAll()
       hardware = rig.hardware
@@ -251,9 +255,9 @@ public final class Machine {
     options.plan.populate(memory, oldKernel: "old")
     // The rig's client functions where they are the same kinds on the same buses (the
     // matrix's handovers on one IOMMU differ only in policy and quiescing), else new ones.
-    let rigFunctions = rig.flatMap { $0.hardware.count == iommus.count ? $0.clients : nil } ?? []
+    let rigFunctions = usedRig?.clients ?? []
     // And its wiring, when it has as many clients (which gives the same stream IDs).
-    let rigWiring = rigFunctions.count == clients.count ? rig?.wiring ?? [] : []
+    let rigWiring = rigFunctions.count == clients.count ? usedRig?.wiring ?? [] : []
     var machineClients: [MachineClient] = []
     machineClients.reserveCapacity(clients.count)
     for (index, spec) in clients.enumerated() {
@@ -284,6 +288,9 @@ public final class Machine {
       }
       return MachineIOMMU(adapter: pair.0.adapter, variant: pair.0.variant, hardware: pair.1, wiring: wiring)
     }
+    let tookWholeRig =
+      rigWiring.count == iommus.count && zip(clients, rigFunctions).allSatisfy { $0.function === $1 }
+    wholeRig = tookWholeRig ? usedRig : nil
     // One entry per kernel: the old one and the next.
     kernels.reserveCapacity(2)
     memory.tracksWrittenPages = true
@@ -300,7 +307,8 @@ public final class Machine {
   // A closure rather than a key path, which reads with a dynamic exclusivity check.
   /// This machine's memory and hardware, for a later machine to power on again.
   public var rig: MachineRig {
-    MachineRig(
+    if let wholeRig { return wholeRig }
+    return MachineRig(
       memory: memory, hardware: iommus.map { $0.hardware }, clients: clients.map { $0.function },
       wiring: iommus.map { $0.wiring })
   }
