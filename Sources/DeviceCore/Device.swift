@@ -141,7 +141,7 @@ public final class Device: CustomStringConvertible {
     @inlinable get { uncheckedCore }
     set {
       uncheckedCore = newValue
-      logMayRecord = newValue?.kernel.log.isRecording ?? false
+      logMayRecord = newValue?.logIsRecording ?? false
     }
   }
   // Not a strong reference: the core holds its devices (a cycle). Not weak either: each read

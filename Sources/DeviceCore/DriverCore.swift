@@ -35,8 +35,12 @@ public final class DriverCore {
   /// The pool `dma_alloc_coherent()` carves buffers from: memory this kernel owns.
   public let dmaAllocator: DMAAllocator?
 
+  /// Whether the kernel's log keeps lines (it never changes): read for every device registered.
+  let logIsRecording: Bool
+
   public init(kernel: Kernel, memory: PhysicalMemory? = nil, dmaAllocator: DMAAllocator? = nil) {
     self.kernel = kernel
+    logIsRecording = kernel.log.isRecording
     self.memory = memory
     self.dmaAllocator = dmaAllocator
     // A kernel registers a handful to a few dozen of each: grown once, not step by step.

@@ -63,11 +63,18 @@ public final class MachineClient {
   /// Its IOMMU's hardware model (nil on a machine without IOMMUs), which routes every
   /// transaction: held here, not looked up through the machine's IOMMU list per transaction.
   let hardware: (any IOMMUHardwareModel)?
+  /// Whether its device exists before its IOMMU probes (see
+  /// ``HandoverIOMMU/clientsEnumeratedFirst``): asked of the adapter once, not at every boot.
+  let enumeratedEarly: Bool
 
-  init(spec: ClientSpec, function: ClientFunction, iommuIndex: Int, hardware: (any IOMMUHardwareModel)?) {
+  init(
+    spec: ClientSpec, function: ClientFunction, iommuIndex: Int, hardware: (any IOMMUHardwareModel)?,
+    enumeratedEarly: Bool
+  ) {
     self.spec = spec
     self.function = function
     self.hardware = hardware
+    self.enumeratedEarly = enumeratedEarly
     streamID = function.streamID
     self.iommuIndex = iommuIndex
     engine = DMAEngine(kind: spec.kind)
@@ -272,7 +279,8 @@ public final class Machine {
       machineClients.append(
         MachineClient(
           spec: spec, function: function, iommuIndex: iommuIndex,
-          hardware: hardware.isEmpty ? nil : hardware[iommuIndex]))
+          hardware: hardware.isEmpty ? nil : hardware[iommuIndex],
+          enumeratedEarly: !iommus.isEmpty && iommus[iommuIndex].adapter.clientsEnumeratedFirst))
     }
     let clients = machineClients
     self.clients = clients
