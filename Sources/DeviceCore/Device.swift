@@ -157,7 +157,7 @@ public final class Device: CustomStringConvertible {
 
   public init(
     name: String, bus: BusType, identity: DeviceIdentity, parent: Device? = nil,
-    resources: [DeviceResource] = [], configSpace: (any WritableRegisterIO)? = nil,
+    resources: [DeviceResource] = [], configSpace: consuming (any WritableRegisterIO)? = nil,
     irqCount: Int = 0,
     iommu: Device? = nil, streamIDs: [UInt32] = []
   ) {
@@ -168,9 +168,10 @@ public final class Device: CustomStringConvertible {
     self.uncheckedIRQCount = irqCount
     self.uncheckedIOMMU = iommu
     self.uncheckedStreamIDs = streamIDs
-    // Both start out nil: stored only when given (most devices have neither), since storing
-    // over the nil a weak reference or an existential starts with goes through the runtime.
-    if let configSpace { self.uncheckedConfigSpace = configSpace }
+    // Moved in, not copied and the parameter destroyed after (each a call on an existential).
+    self.uncheckedConfigSpace = consume configSpace
+    // Stored only when given (most devices have none): storing over the nil a weak reference
+    // starts with goes through the runtime.
     if let parent {
       self.parent = parent
       parent.children.append(self)
