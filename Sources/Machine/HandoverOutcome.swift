@@ -58,17 +58,49 @@ extension Machine {
     -> HandoverOutcome
   {
     let dma = totalStats
-    var faults = 0
-    for (iommu, before) in zip(iommus, faultsBefore) { faults += iommu.adapter.recordedFaults(iommu.hardware) - before }
-    let working = clients.map { c in
-      c.engine.program?.generation == generation && c.finalStageStats.transactions > 0
-        && c.finalStageStats.delivered == c.finalStageStats.transactions
-    }
+    let working = clientsWorking
     let violations =
       kernels.first?.core.violations.filter {
         if case .iommuShutdownBeforeConsumer = $0 { return true }
         return false
       } ?? []
+    let row = row(faultsBefore: faultsBefore, dma: dma, working: working, orderingViolations: violations.count)
+    var stages: [(stage: HandoverStage, dma: DMAStats)] = []
+    stages.reserveCapacity(HandoverStage.allCases.count)
+    for s in HandoverStage.allCases where stageTotals[s.index].transactions > 0 {
+      stages.append((s, stageTotals[s.index]))
+    }
+    return HandoverOutcome(
+      row: row, dma: dma,
+      stages: stages,
+      clients: zip(clients, working).map { ($0.name, $0.spec.quiesced, $1, $0.stats) },
+      nextKernelPollingMicroseconds: (nextBootEnd - nextBootStart) / 1_000,
+      handoverMicroseconds: (nextBootEnd - handoverStart) / 1_000,
+      violations: violations.map(\.description), timeline: timeline)
+  }
+
+  /// The matrix row of the run so far (call after ``runNextKernel()``): the outcome's row
+  /// alone, without its per-stage and per-client lists, which the matrix does not read.
+  func row(faultsBefore: [Int]) -> MatrixRow {
+    var violations = 0
+    for v in kernels.first?.core.violations ?? [] {
+      if case .iommuShutdownBeforeConsumer = v { violations += 1 }
+    }
+    return row(faultsBefore: faultsBefore, dma: totalStats, working: clientsWorking, orderingViolations: violations)
+  }
+
+  /// Per client, whether it works in the next kernel: programmed by that kernel's driver, and
+  /// all of its DMA in the last stage landed in its buffers.
+  private var clientsWorking: [Bool] {
+    clients.map { c in
+      c.engine.program?.generation == generation && c.finalStageStats.transactions > 0
+        && c.finalStageStats.delivered == c.finalStageStats.transactions
+    }
+  }
+
+  private func row(faultsBefore: [Int], dma: DMAStats, working: [Bool], orderingViolations: Int) -> MatrixRow {
+    var faults = 0
+    for (iommu, before) in zip(iommus, faultsBefore) { faults += iommu.adapter.recordedFaults(iommu.hardware) - before }
     let results = iommus.map { i in (i.initResults.last ?? nil)?.description ?? "0" }
     // One IOMMU (every run but a test's): its name and variant as they are, nothing joined.
     let single = iommus.count == 1 ? iommus[0] : nil
@@ -84,19 +116,8 @@ extension Machine {
       blockedTransactions: dma.blocked, faults: faults,
       devicesRecovered: recovered, devicesLost: working.count - recovered,
       initResult: results.count == 1 ? results[0] : results.joined(separator: ";"),
-      orderingViolations: violations.count)
-    var stages: [(stage: HandoverStage, dma: DMAStats)] = []
-    stages.reserveCapacity(HandoverStage.allCases.count)
-    for s in HandoverStage.allCases where stageTotals[s.index].transactions > 0 {
-      stages.append((s, stageTotals[s.index]))
-    }
-    return HandoverOutcome(
-      row: row, dma: dma,
-      stages: stages,
-      clients: zip(clients, working).map { ($0.name, $0.spec.quiesced, $1, $0.stats) },
-      nextKernelPollingMicroseconds: (nextBootEnd - nextBootStart) / 1_000,
-      handoverMicroseconds: (nextBootEnd - handoverStart) / 1_000,
-      violations: violations.map(\.description), timeline: timeline)
+      orderingViolations: orderingViolations)
+    return row
   }
 
   /// ``Array/specText`` of the clients' specs (`nic:u,storage:q`), written straight into a
@@ -129,6 +150,21 @@ extension Machine {
   /// Runs a whole handover: the old kernel boots and runs, hands over by `scenario`, the next
   /// kernel boots and runs.
   public func runHandover(_ scenario: HandoverScenario) throws(HandoverError) -> HandoverOutcome {
+    let run = try runStages(scenario)
+    return outcome(
+      faultsBefore: run.faultsBefore, handoverStart: run.handoverStart, nextBootStart: run.bootStart,
+      nextBootEnd: run.bootEnd)
+  }
+
+  /// ``runHandover(_:)`` giving only its matrix row (see ``row(faultsBefore:)``).
+  func runHandoverRow(_ scenario: HandoverScenario) throws(HandoverError) -> MatrixRow {
+    try row(faultsBefore: runStages(scenario).faultsBefore)
+  }
+
+  /// The stages of a handover, with the faults and times on the way that its outcome reports.
+  private func runStages(_ scenario: HandoverScenario) throws(HandoverError) -> (
+    faultsBefore: [Int], handoverStart: UInt64, bootStart: UInt64, bootEnd: UInt64
+  ) {
     try bootOldKernel()
     runOldKernel()
     let faultsBefore = iommus.map { $0.adapter.recordedFaults($0.hardware) }
@@ -138,9 +174,7 @@ extension Machine {
     try bootNextKernel()
     let bootEnd = clock.nanoseconds
     runNextKernel()
-    return outcome(
-      faultsBefore: faultsBefore, handoverStart: handoverStart, nextBootStart: bootStart,
-      nextBootEnd: bootEnd)
+    return (faultsBefore, handoverStart, bootStart, bootEnd)
   }
 }
 
@@ -162,12 +196,28 @@ public func runHandoverKeepingRig(
   clients: [ClientSpec] = ClientSpec.defaults, options: MachineOptions = MachineOptions(),
   rig: MachineRig? = nil
 ) throws(HandoverError) -> (outcome: HandoverOutcome, rig: MachineRig) {
+  try checkVariant(variant, of: adapter)
+  let machine = Machine(adapter: adapter, variant: variant, clients: clients, options: options, rig: rig)
+  return (try machine.runHandover(scenario), machine.rig)
+}
+
+/// ``runHandoverKeepingRig(adapter:scenario:variant:clients:options:rig:)`` giving only the
+/// outcome's row: what the matrix keeps of each handover.
+func runHandoverRowKeepingRig(
+  adapter: any HandoverIOMMU, scenario: HandoverScenario, variant: String, clients: [ClientSpec],
+  options: MachineOptions, rig: MachineRig?
+) throws(HandoverError) -> (row: MatrixRow, rig: MachineRig) {
+  try checkVariant(variant, of: adapter)
+  let machine = Machine(adapter: adapter, variant: variant, clients: clients, options: options, rig: rig)
+  return (try machine.runHandoverRow(scenario), machine.rig)
+}
+
+/// Throws unless `adapter` has `variant` (the kernel-list policy where it supports it).
+private func checkVariant(_ variant: String, of adapter: any HandoverIOMMU) throws(HandoverError) {
   guard variant == Machine.kernelListPolicy ? adapter.kernelList != nil : adapter.variants.contains(variant)
   else {
     var known = adapter.variants
     if adapter.kernelList != nil { known.append(Machine.kernelListPolicy) }
     throw HandoverError("\(adapter.name) has no variant '\(variant)'; known: \(known.joined(separator: ", "))")
   }
-  let machine = Machine(adapter: adapter, variant: variant, clients: clients, options: options, rig: rig)
-  return (try machine.runHandover(scenario), machine.rig)
 }

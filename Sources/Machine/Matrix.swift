@@ -67,11 +67,11 @@ public struct HandoverMatrix {
         current = (name, reuseHardware ? rigs.rigs[name] : nil)
       }
       do throws(HandoverError) {
-        let (outcome, used) = try runHandoverKeepingRig(
+        let (row, used) = try runHandoverRowKeepingRig(
           adapter: adapter, scenario: c.scenario, variant: c.variant, clients: c.clients, options: options,
           rig: current?.rig)
         if reuseHardware { current?.rig = used }
-        rows.append(outcome.row)
+        rows.append(row)
       } catch {
         errors.append("\(c.scenario) \(c.variant) \(c.clients.specText): \(error)")
       }
