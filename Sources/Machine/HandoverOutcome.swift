@@ -58,13 +58,14 @@ extension Machine {
     -> HandoverOutcome
   {
     let dma = totalStats
-    let working = clientsWorking
+    let working = clients.map { works($0) }
     let violations =
       kernels.first?.core.violations.filter {
         if case .iommuShutdownBeforeConsumer = $0 { return true }
         return false
       } ?? []
-    let row = row(faultsBefore: faultsBefore, dma: dma, working: working, orderingViolations: violations.count)
+    let recovered = working.reduce(0) { $0 + ($1 ? 1 : 0) }
+    let row = row(faultsBefore: faultsBefore, dma: dma, recovered: recovered, orderingViolations: violations.count)
     var stages: [(stage: HandoverStage, dma: DMAStats)] = []
     stages.reserveCapacity(HandoverStage.allCases.count)
     for s in HandoverStage.allCases where stageTotals[s.index].transactions > 0 {
@@ -86,25 +87,27 @@ extension Machine {
     for v in kernels.first?.core.violations ?? [] {
       if case .iommuShutdownBeforeConsumer = v { violations += 1 }
     }
-    return row(faultsBefore: faultsBefore, dma: totalStats, working: clientsWorking, orderingViolations: violations)
+    // Counted in place: no list of who works.
+    var recovered = 0
+    for client in clients where works(client) { recovered += 1 }
+    return row(faultsBefore: faultsBefore, dma: totalStats, recovered: recovered, orderingViolations: violations)
   }
 
-  /// Per client, whether it works in the next kernel: programmed by that kernel's driver, and
-  /// all of its DMA in the last stage landed in its buffers.
-  private var clientsWorking: [Bool] {
-    clients.map { c in
-      c.engine.program?.generation == generation && c.finalStageStats.transactions > 0
-        && c.finalStageStats.delivered == c.finalStageStats.transactions
-    }
+  /// Whether `c` works in the next kernel: programmed by that kernel's driver, and all of its
+  /// DMA in the last stage landed in its buffers.
+  private func works(_ c: MachineClient) -> Bool {
+    c.engine.program?.generation == generation && c.finalStageStats.transactions > 0
+      && c.finalStageStats.delivered == c.finalStageStats.transactions
   }
 
-  private func row(faultsBefore: [Int], dma: DMAStats, working: [Bool], orderingViolations: Int) -> MatrixRow {
+  /// The row, given the DMA totals, how many clients work and the ordering violations.
+  private func row(faultsBefore: [Int], dma: DMAStats, recovered: Int, orderingViolations: Int) -> MatrixRow {
     var faults = 0
     for (iommu, before) in zip(iommus, faultsBefore) { faults += iommu.adapter.recordedFaults(iommu.hardware) - before }
-    let results = iommus.map { i in (i.initResults.last ?? nil)?.description ?? "0" }
-    // One IOMMU (every run but a test's): its name and variant as they are, nothing joined.
+    let result = { (i: MachineIOMMU) in (i.initResults.last ?? nil)?.description ?? "0" }
+    // One IOMMU (every run but a test's): its name, variant and result as they are, nothing
+    // gathered and joined.
     let single = iommus.count == 1 ? iommus[0] : nil
-    let recovered = working.reduce(0) { $0 + ($1 ? 1 : 0) }
     let row = MatrixRow(
       iommu: single?.adapter.name ?? iommus.map { $0.adapter.name }.joined(separator: "+"),
       scenario: scenario?.rawValue ?? "-",
@@ -114,8 +117,8 @@ extension Machine {
       corruptedCrashKernelBytes: dma.corruptedCrashKernelBytes,
       corruptedDumpBytes: dma.corruptedDumpBytes, unbackedTransactions: dma.unbacked,
       blockedTransactions: dma.blocked, faults: faults,
-      devicesRecovered: recovered, devicesLost: working.count - recovered,
-      initResult: results.count == 1 ? results[0] : results.joined(separator: ";"),
+      devicesRecovered: recovered, devicesLost: clients.count - recovered,
+      initResult: single.map(result) ?? iommus.map(result).joined(separator: ";"),
       orderingViolations: orderingViolations)
     return row
   }
