@@ -141,31 +141,41 @@ public final class Device: CustomStringConvertible {
     @inlinable get { uncheckedCore }
     set {
       uncheckedCore = newValue
-      logMayRecord = newValue?.kernel.log.isRecording ?? false
+      logMayRecord = newValue?.logIsRecording ?? false
     }
   }
-  @exclusivity(unchecked) @usableFromInline weak var uncheckedCore: DriverCore?
+  // Not a strong reference: the core holds its devices (a cycle). Not weak either: each read
+  // of a weak reference goes through the runtime (`dma_alloc_coherent()`, MMIO, DMA accounting
+  // read it), and the first store gives the core a side table. unowned(unsafe) is safe: only
+  // ``DriverCore/register(_:)`` sets it, and that core lists the device from then on; its
+  // deinit sets it back to nil first thing, as a weak reference would read.
+  @exclusivity(unchecked) @usableFromInline unowned(unsafe) var uncheckedCore: DriverCore?
   /// False when the core this device joined keeps no log (a log's `isRecording` never
-  /// changes): `dev_printk()` then returns without loading the weak `core` (and its kernel and
+  /// changes): `dev_printk()` then returns without loading `core` (and its kernel and
   /// log), which the matrix's silent kernels would otherwise do for every message.
   @exclusivity(unchecked) private var logMayRecord = false
 
   public init(
     name: String, bus: BusType, identity: DeviceIdentity, parent: Device? = nil,
-    resources: [DeviceResource] = [], configSpace: (any WritableRegisterIO)? = nil,
+    resources: [DeviceResource] = [], configSpace: consuming (any WritableRegisterIO)? = nil,
     irqCount: Int = 0,
     iommu: Device? = nil, streamIDs: [UInt32] = []
   ) {
     self.name = name
     self.bus = bus
     self.identity = identity
-    self.parent = parent
     self.uncheckedResources = resources
-    self.uncheckedConfigSpace = configSpace
     self.uncheckedIRQCount = irqCount
     self.uncheckedIOMMU = iommu
     self.uncheckedStreamIDs = streamIDs
-    parent?.children.append(self)
+    // Moved in, not copied and the parameter destroyed after (each a call on an existential).
+    self.uncheckedConfigSpace = consume configSpace
+    // Stored only when given (most devices have none): storing over the nil a weak reference
+    // starts with goes through the runtime.
+    if let parent {
+      self.parent = parent
+      parent.children.append(self)
+    }
   }
 
   public var description: String { name }

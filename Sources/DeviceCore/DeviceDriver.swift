@@ -20,6 +20,10 @@ public protocol DeviceDriver: AnyObject {
   var hasShutdown: Bool { get }
   /// `->shutdown()`.
   func shutdown(_ device: Device)
+  /// The first entry of ``matchTable`` that matches `device` (the bus's `->match()`).
+  // A requirement with an inlinable default, so each driver gets its own copy that reads its
+  // table and bus directly: the driver core matches every driver against every device.
+  func match(_ device: Device) -> DeviceMatch?
 }
 
 extension DeviceDriver {
@@ -28,6 +32,7 @@ extension DeviceDriver {
   public func shutdown(_ device: Device) {}
 
   /// The first table entry that matches `device`.
+  @inlinable
   public func match(_ device: Device) -> DeviceMatch? {
     guard device.bus == bus else { return nil }
     return matchTable.first { $0.matches(device) }

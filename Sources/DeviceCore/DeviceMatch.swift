@@ -26,6 +26,8 @@ public enum DeviceMatch: Sendable, Hashable, CustomStringConvertible {
   }
 
   /// Whether `device` is matched by this entry (`pci_match_one_device`, `of_match_device`, ...).
+  // Inlinable: each driver's ``DeviceDriver/match(_:)`` has it inline.
+  @inlinable
   public func matches(_ device: Device) -> Bool {
     // One switch per side, not over a tuple of both: the tuple would copy the entry and the
     // device's identity (retaining their strings) for every driver-device pair tried.
@@ -38,7 +40,10 @@ public enum DeviceMatch: Sendable, Hashable, CustomStringConvertible {
       return id.classCode & m == c & m
     case .compatible(let c):
       guard case .platform(let compatible, _) = device.identity else { return false }
-      return compatible.contains(c)
+      // Lengths first: most strings a driver's entries meet are another device's, of another
+      // length, told apart without the string comparison's slow path.
+      let length = c.utf8.count
+      return compatible.contains { $0.utf8.count == length && $0 == c }
     case .acpi(let h):
       guard case .platform(_, let hid) = device.identity else { return false }
       return hid == h
@@ -50,7 +55,8 @@ public enum DeviceMatch: Sendable, Hashable, CustomStringConvertible {
 
   /// `name` is `base` or `base.<instance>`: compared in place, without building `base + "."`
   /// for every device a driver is matched against.
-  private static func isInstance(_ name: String, of base: String) -> Bool {
+  @usableFromInline
+  static func isInstance(_ name: String, of base: String) -> Bool {
     guard name.hasPrefix(base) else { return false }
     let rest = name.utf8.dropFirst(base.utf8.count)
     return rest.isEmpty || rest.first == UInt8(ascii: ".")

@@ -35,8 +35,12 @@ public final class DriverCore {
   /// The pool `dma_alloc_coherent()` carves buffers from: memory this kernel owns.
   public let dmaAllocator: DMAAllocator?
 
+  /// Whether the kernel's log keeps lines (it never changes): read for every device registered.
+  let logIsRecording: Bool
+
   public init(kernel: Kernel, memory: PhysicalMemory? = nil, dmaAllocator: DMAAllocator? = nil) {
     self.kernel = kernel
+    logIsRecording = kernel.log.isRecording
     self.memory = memory
     self.dmaAllocator = dmaAllocator
     // A kernel registers a handful to a few dozen of each: grown once, not step by step.
@@ -50,6 +54,9 @@ public final class DriverCore {
   /// device (`smmu->dev`, `iommu->dev`), so the pair would otherwise keep each other, and
   /// everything they reach, alive after the kernel.
   deinit {
+    // First every device forgets this core (it reaches it unowned(unsafe)): a driver freed
+    // below may still look at its device's core, and must find none.
+    for device in devices { device.core = nil }
     for device in devices {
       device.uncheckedDriverData = nil
       device.driver = nil

@@ -22,7 +22,9 @@ public final class Kernel {
     self.name = name
     self.uncheckedContext = context
     self.clock = clock
-    self.log = KernelLog(clock: clock, isRecording: keepsLog)
+    // A log that keeps nothing forwards nothing either: it needs no console (whose task-local
+    // lookup would cost more than the rest of the kernel's making).
+    self.log = KernelLog(clock: clock, logger: keepsLog ? KernelLog.console : nil, isRecording: keepsLog)
   }
 
   /// `is_kdump_kernel()`.

@@ -92,6 +92,11 @@ public struct CommandLine: Sendable, Hashable, CustomStringConvertible {
 
   public init(_ text: String) {
     self.text = text
+    // Most kernels boot with an empty command line: nothing to split.
+    guard !text.isEmpty else {
+      parameters = []
+      return
+    }
     parameters = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).map { word in
       guard let eq = word.firstIndex(of: "=") else { return (normalizeKey(word), nil) }
       return (normalizeKey(word[..<eq]), String(word[word.index(after: eq)...]))

@@ -22,14 +22,18 @@ final class ClientDriver: DeviceDriver {
   init(client: MachineClient, machine: Machine) {
     self.client = client
     self.machine = machine
-    bus = client.bus
-    matchTable = client.matchTable
+    bus = client.function.bus
+    matchTable = client.function.matchTable
   }
 
   var name: String { client.spec.kind.driverName }
   var hasShutdown: Bool { client.spec.quiesced }
 
   func probe(_ device: Device, match: DeviceMatch) throws(Errno) {
+    // Strong locals, read once: each read of an unowned(unsafe) property retains and releases
+    // its object again.
+    let client = client
+    let machine = machine
     let kind = client.spec.kind
     let iommu = machine.iommus[client.iommuIndex]
     let mapping: any DMAMapping
@@ -47,14 +51,15 @@ final class ClientDriver: DeviceDriver {
     // One coherent allocation holds all the buffers (a ring, a command table), mapped at once.
     let (count, size) = kind.buffers
     let area = try device.dmaAllocCoherent(size: UInt64(count) * size)
-    // The label (`new:nic0`) copied once into a string of its size, not appended piece by piece.
-    let owner = machine.memory.ownerID(.deviceBuffer(asciiString(machine.generation, ":", client.name)))
-    machine.memory.setOwner(owner, base: area.address, size: area.size)
+    let generation = machine.generation
+    let memory = machine.memory
+    let owner = client.function.bufferOwner(generation, in: memory)
+    memory.setOwner(owner, base: area.address, size: area.size)
     let iova = try mapping.map(physical: area.address, size: area.size, dmaMask: kind.dmaMask)
     let segments = (0..<UInt64(count)).map {
       DMASegment(iova: iova + $0 * size, physical: area.address + $0 * size, size: size)
     }
-    client.engine.start(DMAProgram(generation: machine.generation, segments: segments))
+    client.engine.start(DMAProgram(generation: generation, segments: segments))
     client.bufferOwner = owner
     // pci_set_master(): the function may master the bus again.
     client.busMaster = true
@@ -65,6 +70,8 @@ final class ClientDriver: DeviceDriver {
   }
 
   func shutdown(_ device: Device) {
+    let client = client
+    let machine = machine
     client.engine.quiesce()
     client.quiescedByOldKernel = true
     device.isDMAActive = false

@@ -58,32 +58,14 @@ extension Machine {
     -> HandoverOutcome
   {
     let dma = totalStats
-    let faults = zip(iommus, faultsBefore).map { $0.adapter.recordedFaults($0.hardware) - $1 }.reduce(0, +)
-    let working = clients.map { c in
-      c.engine.program?.generation == generation && c.finalStageStats.transactions > 0
-        && c.finalStageStats.delivered == c.finalStageStats.transactions
-    }
+    let working = clients.map { works($0) }
     let violations =
       kernels.first?.core.violations.filter {
         if case .iommuShutdownBeforeConsumer = $0 { return true }
         return false
       } ?? []
-    let results = iommus.map { i in (i.initResults.last ?? nil)?.description ?? "0" }
-    // One IOMMU (every run but a test's): its name and variant as they are, nothing joined.
-    let single = iommus.count == 1 ? iommus[0] : nil
     let recovered = working.reduce(0) { $0 + ($1 ? 1 : 0) }
-    let row = MatrixRow(
-      iommu: single?.adapter.name ?? iommus.map { $0.adapter.name }.joined(separator: "+"),
-      scenario: scenario?.rawValue ?? "-",
-      variant: single?.variant ?? iommus.map { $0.variant }.joined(separator: "+"),
-      clients: specText(of: clients),
-      corruptedNewKernelBytes: dma.corruptedNewKernelBytes,
-      corruptedCrashKernelBytes: dma.corruptedCrashKernelBytes,
-      corruptedDumpBytes: dma.corruptedDumpBytes, unbackedTransactions: dma.unbacked,
-      blockedTransactions: dma.blocked, faults: faults,
-      devicesRecovered: recovered, devicesLost: working.count - recovered,
-      initResult: results.count == 1 ? results[0] : results.joined(separator: ";"),
-      orderingViolations: violations.count)
+    let row = row(faultsBefore: faultsBefore, dma: dma, recovered: recovered, orderingViolations: violations.count)
     var stages: [(stage: HandoverStage, dma: DMAStats)] = []
     stages.reserveCapacity(HandoverStage.allCases.count)
     for s in HandoverStage.allCases where stageTotals[s.index].transactions > 0 {
@@ -98,6 +80,49 @@ extension Machine {
       violations: violations.map(\.description), timeline: timeline)
   }
 
+  /// The matrix row of the run so far (call after ``runNextKernel()``): the outcome's row
+  /// alone, without its per-stage and per-client lists, which the matrix does not read.
+  func row(faultsBefore: [Int]) -> MatrixRow {
+    var violations = 0
+    for v in kernels.first?.core.violations ?? [] {
+      if case .iommuShutdownBeforeConsumer = v { violations += 1 }
+    }
+    // Counted in place: no list of who works.
+    var recovered = 0
+    for client in clients where works(client) { recovered += 1 }
+    return row(faultsBefore: faultsBefore, dma: totalStats, recovered: recovered, orderingViolations: violations)
+  }
+
+  /// Whether `c` works in the next kernel: programmed by that kernel's driver, and all of its
+  /// DMA in the last stage landed in its buffers.
+  private func works(_ c: MachineClient) -> Bool {
+    c.engine.program?.generation == generation && c.finalStageStats.transactions > 0
+      && c.finalStageStats.delivered == c.finalStageStats.transactions
+  }
+
+  /// The row, given the DMA totals, how many clients work and the ordering violations.
+  private func row(faultsBefore: [Int], dma: DMAStats, recovered: Int, orderingViolations: Int) -> MatrixRow {
+    var faults = 0
+    for (iommu, before) in zip(iommus, faultsBefore) { faults += iommu.adapter.recordedFaults(iommu.hardware) - before }
+    let result = { (i: MachineIOMMU) in (i.initResults.last ?? nil)?.description ?? "0" }
+    // One IOMMU (every run but a test's): its name, variant and result as they are, nothing
+    // gathered and joined.
+    let single = iommus.count == 1 ? iommus[0] : nil
+    let row = MatrixRow(
+      iommu: single?.adapter.name ?? iommus.map { $0.adapter.name }.joined(separator: "+"),
+      scenario: scenario?.rawValue ?? "-",
+      variant: single?.variant ?? iommus.map { $0.variant }.joined(separator: "+"),
+      clients: specText(of: clients),
+      corruptedNewKernelBytes: dma.corruptedNewKernelBytes,
+      corruptedCrashKernelBytes: dma.corruptedCrashKernelBytes,
+      corruptedDumpBytes: dma.corruptedDumpBytes, unbackedTransactions: dma.unbacked,
+      blockedTransactions: dma.blocked, faults: faults,
+      devicesRecovered: recovered, devicesLost: clients.count - recovered,
+      initResult: single.map(result) ?? iommus.map(result).joined(separator: ";"),
+      orderingViolations: orderingViolations)
+    return row
+  }
+
   /// ``Array/specText`` of the clients' specs (`nic:u,storage:q`), written straight into a
   /// string of its exact size: every matrix row has one, and appending piece by piece costs more.
   private func specText(of clients: [MachineClient]) -> String {
@@ -110,9 +135,12 @@ extension Machine {
           out[at] = UInt8(ascii: ",")
           at += 1
         }
-        for byte in client.spec.kind.rawValue.utf8 {
-          out[at] = byte
-          at += 1
+        // The kind's name in one copy (a `String.UTF8View` costs tens of instructions a byte).
+        var kind = client.spec.kind.rawValue
+        kind.withUTF8 { bytes in
+          guard let source = bytes.baseAddress, let target = out.baseAddress else { return }
+          (target + at).initialize(from: source, count: bytes.count)
+          at += bytes.count
         }
         out[at] = UInt8(ascii: ":")
         out[at + 1] = UInt8(ascii: client.spec.quiesced ? "q" : "u")
@@ -125,6 +153,21 @@ extension Machine {
   /// Runs a whole handover: the old kernel boots and runs, hands over by `scenario`, the next
   /// kernel boots and runs.
   public func runHandover(_ scenario: HandoverScenario) throws(HandoverError) -> HandoverOutcome {
+    let run = try runStages(scenario)
+    return outcome(
+      faultsBefore: run.faultsBefore, handoverStart: run.handoverStart, nextBootStart: run.bootStart,
+      nextBootEnd: run.bootEnd)
+  }
+
+  /// ``runHandover(_:)`` giving only its matrix row (see ``row(faultsBefore:)``).
+  func runHandoverRow(_ scenario: HandoverScenario) throws(HandoverError) -> MatrixRow {
+    try row(faultsBefore: runStages(scenario).faultsBefore)
+  }
+
+  /// The stages of a handover, with the faults and times on the way that its outcome reports.
+  private func runStages(_ scenario: HandoverScenario) throws(HandoverError) -> (
+    faultsBefore: [Int], handoverStart: UInt64, bootStart: UInt64, bootEnd: UInt64
+  ) {
     try bootOldKernel()
     runOldKernel()
     let faultsBefore = iommus.map { $0.adapter.recordedFaults($0.hardware) }
@@ -134,9 +177,7 @@ extension Machine {
     try bootNextKernel()
     let bootEnd = clock.nanoseconds
     runNextKernel()
-    return outcome(
-      faultsBefore: faultsBefore, handoverStart: handoverStart, nextBootStart: bootStart,
-      nextBootEnd: bootEnd)
+    return (faultsBefore, handoverStart, bootStart, bootEnd)
   }
 }
 
@@ -158,12 +199,28 @@ public func runHandoverKeepingRig(
   clients: [ClientSpec] = ClientSpec.defaults, options: MachineOptions = MachineOptions(),
   rig: MachineRig? = nil
 ) throws(HandoverError) -> (outcome: HandoverOutcome, rig: MachineRig) {
+  try checkVariant(variant, of: adapter)
+  let machine = Machine(adapter: adapter, variant: variant, clients: clients, options: options, rig: rig)
+  return (try machine.runHandover(scenario), machine.rig)
+}
+
+/// ``runHandoverKeepingRig(adapter:scenario:variant:clients:options:rig:)`` giving only the
+/// outcome's row: what the matrix keeps of each handover.
+func runHandoverRowKeepingRig(
+  adapter: any HandoverIOMMU, scenario: HandoverScenario, variant: String, clients: [ClientSpec],
+  options: MachineOptions, rig: MachineRig?
+) throws(HandoverError) -> (row: MatrixRow, rig: MachineRig) {
+  try checkVariant(variant, of: adapter)
+  let machine = Machine(adapter: adapter, variant: variant, clients: clients, options: options, rig: rig)
+  return (try machine.runHandoverRow(scenario), machine.rig)
+}
+
+/// Throws unless `adapter` has `variant` (the kernel-list policy where it supports it).
+private func checkVariant(_ variant: String, of adapter: any HandoverIOMMU) throws(HandoverError) {
   guard variant == Machine.kernelListPolicy ? adapter.kernelList != nil : adapter.variants.contains(variant)
   else {
     var known = adapter.variants
     if adapter.kernelList != nil { known.append(Machine.kernelListPolicy) }
     throw HandoverError("\(adapter.name) has no variant '\(variant)'; known: \(known.joined(separator: ", "))")
   }
-  let machine = Machine(adapter: adapter, variant: variant, clients: clients, options: options, rig: rig)
-  return (try machine.runHandover(scenario), machine.rig)
 }

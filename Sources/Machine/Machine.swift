@@ -4,125 +4,12 @@ import MMIO
 import Memory
 import SimulatedHardware
 
-/// One IOMMU of a machine: its adapter, its silicon (which outlives every kernel), the policy
-/// variant chosen, and the current kernel's binding to it.
-public final class MachineIOMMU {
-  public let adapter: any HandoverIOMMU
-  public let hardware: any IOMMUHardwareModel
-  /// A driver variant, or ``Machine/kernelListPolicy``.
-  public let variant: String
-  @exclusivity(unchecked) public internal(set) var binding: (any IOMMUBinding)?
-  /// The IOMMU's probe result in each kernel, in boot order (0 or an errno).
-  // Appended once per boot, read by the outcome: no dynamic exclusivity checks.
-  @exclusivity(unchecked) public internal(set) var initResults: [Errno?] = []
-  /// The adapter's control registers, sorted, and the stream IDs of the clients behind this
-  /// IOMMU: the same for every kernel, made once.
-  let controlRegisters: [Int]
-  let clientStreamIDs: [UInt32]
-
-  init(
-    adapter: any HandoverIOMMU, variant: String, hardware: any IOMMUHardwareModel,
-    clientStreamIDs: [UInt32]
-  ) {
-    self.adapter = adapter
-    self.variant = variant
-    self.hardware = hardware
-    controlRegisters = adapter.controlRegisters.sorted()
-    self.clientStreamIDs = clientStreamIDs
-    // One result per kernel: the old one and the next.
-    initResults.reserveCapacity(2)
-  }
-}
-
-/// One client device of a machine: the silicon (its DMA engine and Bus Master Enable, which
-/// survive kexec) and the `Device` the current kernel has for it.
-public final class MachineClient {
-  public let spec: ClientSpec
-  /// `nic0`, `storage1`...: the compatible suffix and, on a platform bus, the device name.
-  public let name: String
-  public let streamID: UInt32
-  public let iommuIndex: Int
-  public let engine: DMAEngine
-  /// The function's Bus Master Enable as the hardware holds it, across kernels.
-  // Read for every transaction; plain stores: no dynamic exclusivity checks.
-  @exclusivity(unchecked) public internal(set) var busMaster = true
-  @exclusivity(unchecked) public internal(set) var device: Device?
-  /// Whether the old kernel's `->shutdown()` stopped it.
-  @exclusivity(unchecked) public internal(set) var quiescedByOldKernel = false
-  /// DMA of this client over the whole run, and in the last stage (the verification).
-  @exclusivity(unchecked) public internal(set) var stats = DMAStats()
-  @exclusivity(unchecked) public internal(set) var finalStageStats = DMAStats()
-
-  /// The bus it sits on (its IOMMU's client bus), and what every kernel's `Device` for it and
-  /// its driver's match table are made of: the same in each kernel, so made once.
-  let bus: BusType
-  let deviceName: String
-  let identity: DeviceIdentity
-  let streamIDs: [UInt32]
-  let matchTable: [DeviceMatch]
-  /// Its IOMMU's hardware model (nil on a machine without IOMMUs), which routes every
-  /// transaction: held here, not looked up through the machine's IOMMU list per transaction.
-  let hardware: (any IOMMUHardwareModel)?
-
-  init(
-    spec: ClientSpec, index: Int, iommuIndex: Int, bus: BusType, hardware: (any IOMMUHardwareModel)?
-  ) {
-    self.spec = spec
-    self.hardware = hardware
-    // Names written byte by byte into strings of their exact size: interpolation appends
-    // piece by piece, and these are made for every client of every machine.
-    let kind = spec.kind.rawValue
-    let name = asciiString(kind, decimal: index)
-    self.name = name
-    let sid = UInt32(0x10 + 8 * index)
-    streamID = sid
-    self.iommuIndex = iommuIndex
-    engine = DMAEngine(kind: spec.kind)
-    self.bus = bus
-    streamIDs = [sid]
-    switch bus {
-    case .pci:
-      let id = spec.kind.pciID
-      identity = .pci(PCIIdentity(vendor: id.vendor, device: id.device &+ UInt16(index), classCode: id.classCode))
-      // The requester ID is the stream ID: `0000:bus:device.function`.
-      deviceName = String(unsafeUninitializedCapacity: 12) { out in
-        func hex(_ nibble: UInt32) -> UInt8 {
-          nibble < 10 ? UInt8(ascii: "0") + UInt8(nibble) : UInt8(ascii: "a") - 10 + UInt8(nibble)
-        }
-        for i in 0..<4 { out[i] = UInt8(ascii: "0") }
-        out[4] = UInt8(ascii: ":")
-        out[5] = hex(sid >> 12 & 0xf)
-        out[6] = hex(sid >> 8 & 0xf)
-        out[7] = UInt8(ascii: ":")
-        out[8] = hex(sid >> 7 & 0x1)
-        out[9] = hex(sid >> 3 & 0xf)
-        out[10] = UInt8(ascii: ".")
-        out[11] = hex(sid & 7)
-        return 12
-      }
-      matchTable = [.pci(vendor: id.vendor, device: id.device &+ UInt16(index))]
-    case .platform:
-      let compatible = asciiString("iommu-model,", name)
-      identity = .platform(compatible: [compatible], acpiHID: nil)
-      deviceName = asciiString(hexDigits(0x1000_0000 + 0x1_0000 * UInt64(sid)), ".", name)
-      matchTable = [.compatible(compatible)]
-    }
-  }
-
-  /// DMA can leave the function: bus mastering on in the hardware, and not cleared by the
-  /// current kernel's `pci_clear_master()`.
-  var canMaster: Bool { busMaster && (device?.busMasterEnabled ?? true) && engine.isRunning }
-
-  /// The owner of the buffers the engine was programmed with (`deviceBuffer("new:nic0")`), as
-  /// the machine's memory numbers it: set with the program, compared on every transaction.
-  // Read for every transaction, never re-entered: no dynamic exclusivity checks.
-  @exclusivity(unchecked) var bufferOwner: MemoryOwnerID?
-}
-
-/// The silicon of a machine: its memory and IOMMU hardware models.
+/// The silicon of a machine: its memory and IOMMU hardware models, and its client functions.
 public struct MachineRig {
   public let memory: PhysicalMemory
   public let hardware: [any IOMMUHardwareModel]
+  let clients: [ClientFunction]
+  let wiring: [IOMMUWiring]
 }
 
 /// Knobs of a machine that are not policies.
@@ -185,6 +72,9 @@ public final class Machine {
   @exclusivity(unchecked) var lateRegistrations: [() -> Void] = []
   /// Each client's driver, made once: it is stateless, and every kernel registers it.
   private(set) var clientDrivers: [ClientDriver] = []
+  /// The rig this machine was built on, when it took all of it (hardware, client functions,
+  /// wiring): ``rig`` hands it on as it is instead of gathering its parts again.
+  private let wholeRig: MachineRig?
 
   /// A machine with one IOMMU per adapter (each with its variant) and `clients`, spread over
   /// the IOMMUs in turn.
@@ -199,7 +89,8 @@ public final class Machine {
     self.options = options
     let memory: PhysicalMemory
     let hardware: [any IOMMUHardwareModel]
-    if let rig, rig.hardware.count == iommus.count {
+    let usedRig = rig.flatMap { $0.hardware.count == iommus.count ? $0 : nil }
+    if let rig = usedRig {
       memory = rig.memory
       memory.removeAll()
       hardware = rig.hardware
@@ -210,21 +101,45 @@ public final class Machine {
     }
     self.memory = memory
     options.plan.populate(memory, oldKernel: "old")
-    let clients = clients.enumerated().map {
-      let iommuIndex = $0.offset % max(1, iommus.count)
-      return MachineClient(
-        spec: $0.element, index: $0.offset, iommuIndex: iommuIndex,
-        bus: iommus.isEmpty ? .platform : iommus[iommuIndex].adapter.clientBus,
-        hardware: hardware.isEmpty ? nil : hardware[iommuIndex])
+    // The rig's client functions where they are the same kinds on the same buses (the
+    // matrix's handovers on one IOMMU differ only in policy and quiescing), else new ones.
+    let rigFunctions = usedRig?.clients ?? []
+    // And its wiring, when it has as many clients (which gives the same stream IDs).
+    let rigWiring = rigFunctions.count == clients.count ? usedRig?.wiring ?? [] : []
+    var machineClients: [MachineClient] = []
+    machineClients.reserveCapacity(clients.count)
+    for (index, spec) in clients.enumerated() {
+      let iommuIndex = index % max(1, iommus.count)
+      let bus = iommus.isEmpty ? BusType.platform : iommus[iommuIndex].adapter.clientBus
+      let function: ClientFunction
+      if index < rigFunctions.count, rigFunctions[index].kind == spec.kind, rigFunctions[index].bus == bus {
+        function = rigFunctions[index]
+      } else {
+        function = ClientFunction(kind: spec.kind, index: index, bus: bus)
+      }
+      machineClients.append(
+        MachineClient(
+          spec: spec, function: function, iommuIndex: iommuIndex,
+          hardware: hardware.isEmpty ? nil : hardware[iommuIndex],
+          enumeratedEarly: !iommus.isEmpty && iommus[iommuIndex].adapter.clientsEnumeratedFirst))
     }
+    let clients = machineClients
     self.clients = clients
     self.iommus = zip(iommus, hardware).enumerated().map { i, pair in
-      var streamIDs: [UInt32] = []
-      streamIDs.reserveCapacity(clients.count)
-      for client in clients where client.iommuIndex == i { streamIDs.append(client.streamID) }
-      return MachineIOMMU(
-        adapter: pair.0.adapter, variant: pair.0.variant, hardware: pair.1, clientStreamIDs: streamIDs)
+      let wiring: IOMMUWiring
+      if rigWiring.count == iommus.count {
+        wiring = rigWiring[i]
+      } else {
+        var streamIDs: [UInt32] = []
+        streamIDs.reserveCapacity(clients.count)
+        for client in clients where client.iommuIndex == i { streamIDs.append(client.streamID) }
+        wiring = IOMMUWiring(controlRegisters: pair.0.adapter.controlRegisters.sorted(), clientStreamIDs: streamIDs)
+      }
+      return MachineIOMMU(adapter: pair.0.adapter, variant: pair.0.variant, hardware: pair.1, wiring: wiring)
     }
+    let tookWholeRig =
+      rigWiring.count == iommus.count && zip(clients, rigFunctions).allSatisfy { $0.function === $1 }
+    wholeRig = tookWholeRig ? usedRig : nil
     // One entry per kernel: the old one and the next.
     kernels.reserveCapacity(2)
     memory.tracksWrittenPages = true
@@ -240,7 +155,12 @@ public final class Machine {
 
   // A closure rather than a key path, which reads with a dynamic exclusivity check.
   /// This machine's memory and hardware, for a later machine to power on again.
-  public var rig: MachineRig { MachineRig(memory: memory, hardware: iommus.map { $0.hardware }) }
+  public var rig: MachineRig {
+    if let wholeRig { return wholeRig }
+    return MachineRig(
+      memory: memory, hardware: iommus.map { $0.hardware }, clients: clients.map { $0.function },
+      wiring: iommus.map { $0.wiring })
+  }
 
   /// DMA of every stage so far.
   /// DMA of one stage so far.

@@ -156,7 +156,7 @@ extension Machine {
     // PCI enumeration before the IOMMU, where the adapter needs it: the devices exist (no
     // driver yet) and are placed behind their IOMMU as its device is added. Such a client's
     // `device` is this kernel's from here on.
-    for client in clients where enumeratedEarly(client) {
+    for client in clients where client.enumeratedEarly {
       let device = makeClientDevice(client)
       client.device = device
       core.register(device)
@@ -170,7 +170,7 @@ extension Machine {
     if stage == .nextKernelIOMMUProbe { enter(.nextKernelClientProbe) }
     for (client, driver) in zip(clients, clientDrivers) {
       let device: Device
-      if enumeratedEarly(client), let early = client.device {
+      if client.enumeratedEarly, let early = client.device {
         device = early
       } else {
         device = makeClientDevice(client)
@@ -191,16 +191,10 @@ extension Machine {
     }
   }
 
-  /// Whether `client`'s device exists before its IOMMU probes (see
-  /// ``HandoverIOMMU/clientsEnumeratedFirst``).
-  func enumeratedEarly(_ client: MachineClient) -> Bool {
-    iommus[client.iommuIndex].adapter.clientsEnumeratedFirst
-  }
-
   /// `device_add()` of IOMMU `index`'s device in the booting kernel: the clients enumerated
   /// before it are placed behind it; a late module's device is added after the clients.
   func registerIOMMUDevice(_ device: Device, iommuIndex index: Int, in core: DriverCore) {
-    for client in clients where client.iommuIndex == index && enumeratedEarly(client) {
+    for client in clients where client.iommuIndex == index && client.enumeratedEarly {
       client.device?.iommu = device
     }
     if options.iommuDriverLoadedLate {
@@ -220,10 +214,11 @@ extension Machine {
   }
 
   private func makeClientDevice(_ client: MachineClient) -> Device {
-    // The name and identity are the same in every kernel: made once, with the client.
-    Device(
-      name: client.deviceName, bus: client.bus, identity: client.identity,
-      iommu: iommus[client.iommuIndex].binding?.device, streamIDs: client.streamIDs)
+    // The name and identity are the same in every kernel: made once per rig, with the function.
+    let function = client.function
+    return Device(
+      name: function.deviceName, bus: function.bus, identity: function.identity,
+      iommu: iommus[client.iommuIndex].binding?.device, streamIDs: function.streamIDs)
   }
 }
 

@@ -28,14 +28,19 @@ public struct HandoverMatrix {
   public var combinations:
     [(adapter: () -> any HandoverIOMMU, scenario: HandoverScenario, variant: String, clients: [ClientSpec])]
   {
-    var out: [(() -> any HandoverIOMMU, HandoverScenario, String, [ClientSpec])] = []
+    // Built with the labels of the result (an unlabelled list would be copied over to it), and
+    // the client sets once: every IOMMU, scenario and variant shares them.
+    var out: [(adapter: () -> any HandoverIOMMU, scenario: HandoverScenario, variant: String, clients: [ClientSpec])] =
+      []
+    let clientSets = ClientSpec.quiescingCombinations(of: kinds)
     for make in adapters {
       let probe = make()
       var variants = probe.variants
       if probe.kernelList != nil { variants.append(Machine.kernelListPolicy) }
+      out.reserveCapacity(out.count + HandoverScenario.allCases.count * variants.count * clientSets.count)
       for scenario in HandoverScenario.allCases {
         for variant in variants {
-          for clients in ClientSpec.quiescingCombinations(of: kinds) {
+          for clients in clientSets {
             out.append((make, scenario, variant, clients))
           }
         }
@@ -62,11 +67,11 @@ public struct HandoverMatrix {
         current = (name, reuseHardware ? rigs.rigs[name] : nil)
       }
       do throws(HandoverError) {
-        let (outcome, used) = try runHandoverKeepingRig(
+        let (row, used) = try runHandoverRowKeepingRig(
           adapter: adapter, scenario: c.scenario, variant: c.variant, clients: c.clients, options: options,
           rig: current?.rig)
         if reuseHardware { current?.rig = used }
-        rows.append(outcome.row)
+        rows.append(row)
       } catch {
         errors.append("\(c.scenario) \(c.variant) \(c.clients.specText): \(error)")
       }

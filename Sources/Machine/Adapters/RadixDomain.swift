@@ -105,9 +105,12 @@ public final class RadixDomain: DMAMapping {
 /// IOVAs from the top of the device's DMA mask, clamped to the domain's aperture, downwards.
 public struct IOVAAllocator: Sendable {
   public let aperture: UInt64
-  /// The next top per limit. A domain sees one or two limits (its devices' DMA masks), so a
-  /// list is searched: a dictionary, built for every domain of every kernel, cost more.
-  private var next: [(limit: UInt64, top: UInt64)] = []
+  /// The next top per limit. A domain sees one or two limits (its devices' DMA masks): those
+  /// are kept inline, in two slots (a list, allocated for every domain of every kernel, cost
+  /// more), and any more in a list.
+  private var first: (limit: UInt64, top: UInt64)?
+  private var second: (limit: UInt64, top: UInt64)?
+  private var more: [(limit: UInt64, top: UInt64)] = []
 
   public init(aperture: UInt64) { self.aperture = aperture }
 
@@ -116,11 +119,29 @@ public struct IOVAAllocator: Sendable {
   /// allocates top-down).
   public mutating func allocate(size: UInt64, dmaMask: UInt64) throws(Errno) -> UInt64 {
     let limit = min(dmaMask == ~0 ? aperture : dmaMask &+ 1, aperture)
-    let slot = next.firstIndex { $0.limit == limit }
-    let top = slot.map { next[$0].top } ?? limit
     let pages = (size + PhysicalMemory.pageSize - 1) & ~(PhysicalMemory.pageSize - 1)
+    if let slot = first, slot.limit == limit {
+      guard slot.top >= pages else { throw .ENOSPC }
+      first = (limit, slot.top - pages)
+      return slot.top - pages
+    }
+    if let slot = second, slot.limit == limit {
+      guard slot.top >= pages else { throw .ENOSPC }
+      second = (limit, slot.top - pages)
+      return slot.top - pages
+    }
+    let index = more.firstIndex { $0.limit == limit }
+    let top = index.map { more[$0].top } ?? limit
     guard top >= pages else { throw .ENOSPC }
-    if let slot { next[slot].top = top - pages } else { next.append((limit, top - pages)) }
+    if let index {
+      more[index].top = top - pages
+    } else if first == nil {
+      first = (limit, top - pages)
+    } else if second == nil {
+      second = (limit, top - pages)
+    } else {
+      more.append((limit, top - pages))
+    }
     return top - pages
   }
 }
