@@ -44,7 +44,19 @@ extension PhysicalMemory {
   }
 
   /// A little-endian 64-bit load (how IOMMUs read table entries and commands).
-  public func read64(_ address: UInt64) throws(MemoryError) -> UInt64 { try load(address) }
+  public func read64(_ address: UInt64) throws(MemoryError) -> UInt64 {
+    // Fastest path (a table walk's reads): an aligned load from a page that holds data, in
+    // the chunk at hand. The rest is out of line, so this path saves no registers.
+    if address & 7 == 0, address >> (Self.pageShift + PageChunk.shift) == lastChunkKey, let frames = lastFrames,
+      let page = frames[Int((address >> Self.pageShift) & PageChunk.mask)]
+    {
+      return UInt64(littleEndian: page.load(fromByteOffset: Int(address & (Self.pageSize - 1)), as: UInt64.self))
+    }
+    return try load64(address)
+  }
+
+  @inline(never)
+  private func load64(_ address: UInt64) throws(MemoryError) -> UInt64 { try load(address) }
 
   public func read32(_ address: UInt64) throws(MemoryError) -> UInt32 { try load(address) }
 
