@@ -25,6 +25,11 @@ public final class PhysicalMemory {
   /// Materialised pages, in 2 MiB chunks, with the last chunk used at hand: table walks and
   /// queue writes stay in a few chunks, so most accesses skip the hash lookup.
   @exclusivity(unchecked) private var chunks: [UInt64: PageChunk] = [:]
+  /// The frames of each chunk below 8 GiB by number (nil: none there), so that a lookup away
+  /// from the chunk at hand takes no hashing (walks and DMA alternate among a few chunks);
+  /// chunks above are only in `chunks`. Allocated with the first chunk.
+  @exclusivity(unchecked) private var chunkTable: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutableRawPointer?>?>?
+  private static let chunkTableCount = 4096
   @exclusivity(unchecked) private(set) var lastChunkKey = UInt64.max
   /// The frames of the chunk at `lastChunkKey` (nil: none there); the chunk itself is kept
   /// alive by `chunks`, so the hot path holds no reference to count.
@@ -70,6 +75,7 @@ public final class PhysicalMemory {
     if !sharedFrames.isEmpty { for chunk in chunks.values { recycleFrames(of: chunk) } }
     for frame in spareFrames { frame.deallocate() }
     for frame in dirtySpareFrames { frame.deallocate() }
+    chunkTable?.deallocate()
     for shared in sharedFrames { shared.frame.deallocate() }
   }
 
@@ -121,7 +127,7 @@ public final class PhysicalMemory {
   @inline(__always)
   private func chunkFrames(_ key: UInt64) -> UnsafeMutablePointer<UnsafeMutableRawPointer?>? {
     if key == lastChunkKey { return lastFrames }
-    let frames = chunks[key]?.frames
+    let frames = key < Self.chunkTableCount ? chunkTable?[Int(key)] : chunks[key]?.frames
     lastChunkKey = key
     lastFrames = frames
     return frames
@@ -174,6 +180,15 @@ public final class PhysicalMemory {
     if let existing = chunkFrames(key) { return existing }
     let c = PageChunk()
     chunks[key] = c
+    if key < Self.chunkTableCount {
+      if chunkTable == nil {
+        let table = UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutableRawPointer?>?>.allocate(
+          capacity: Self.chunkTableCount)
+        table.initialize(repeating: nil, count: Self.chunkTableCount)
+        chunkTable = table
+      }
+      chunkTable?[Int(key)] = c.frames
+    }
     lastChunkKey = key
     lastFrames = c.frames
     return c.frames
