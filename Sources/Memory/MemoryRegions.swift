@@ -43,6 +43,7 @@ extension PhysicalMemory {
     spans.append(RegionSpan(base: base, end: base + size, owner: ownerID(owner).index))
     spans.sort { $0.base < $1.base }
     lastRegion = 0
+    otherRegion = 0
     // Still coalesced when the new region has no neighbour of its owner right next to it
     // (the machine's one RAM region): the next setOwner() can then take its fast path.
     coalesced =
@@ -59,7 +60,10 @@ extension PhysicalMemory {
   public func setOwner(_ id: MemoryOwnerID, base: UInt64, size: UInt64) {
     let owner = id.index
     let end = base + size
-    defer { lastRegion = 0 }
+    defer {
+      lastRegion = 0
+      otherRegion = 0
+    }
     // Fast path: a range inside one region of a coalesced list only changes that region and
     // its neighbours (what the whole pass below would give), in a few pieces on the stack.
     if coalesced, size > 0, let i = regionIndex(containing: base), spans[i].end >= end {
@@ -123,13 +127,20 @@ extension PhysicalMemory {
     let hint = lastRegion
     let count = spans.count
     if hint < count, spans[hint].base <= address, address < spans[hint].end { return hint }
+    let other = otherRegion
+    if other < count, spans[other].base <= address, address < spans[other].end {
+      otherRegion = hint
+      lastRegion = other
+      return other
+    }
     var lo = 0
     var hi = count
     while lo < hi {
-      let mid = (lo + hi) / 2
-      if spans[mid].end <= address { lo = mid + 1 } else { hi = mid }
+      let mid = (lo &+ hi) &>> 1
+      if spans[mid].end <= address { lo = mid &+ 1 } else { hi = mid }
     }
     guard lo < count && spans[lo].base <= address && address < spans[lo].end else { return nil }
+    otherRegion = hint
     lastRegion = lo
     return lo
   }

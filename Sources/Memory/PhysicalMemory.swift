@@ -20,8 +20,11 @@ public final class PhysicalMemory {
   var owners = OwnerTable()
   /// No two neighbouring regions have the same owner (true after every ``setOwner``).
   @exclusivity(unchecked) var coalesced = true
-  /// Where the last lookup found its region: accesses cluster, so most lookups start there.
+  /// Where the last two lookups found their regions (the last first): accesses cluster, so
+  /// most lookups start there; two, as a DMA transaction's lookups alternate between its
+  /// buffer and the IOMMU's tables.
   @exclusivity(unchecked) var lastRegion = 0
+  @exclusivity(unchecked) var otherRegion = 0
   /// Materialised pages, in 2 MiB chunks, with the last chunk used at hand: table walks and
   /// queue writes stay in a few chunks, so most accesses skip the hash lookup.
   @exclusivity(unchecked) private var chunks: [UInt64: PageChunk] = [:]
@@ -84,6 +87,7 @@ public final class PhysicalMemory {
   public func removeAll() {
     spans.removeAll(keepingCapacity: true)
     lastRegion = 0
+    otherRegion = 0
     coalesced = true
     // The chunks stay (empty), for the pages of the next power-on: most land in the same ones.
     for chunk in chunks.values where PageChunk.live(chunk.frames) > 0 { recycleFrames(of: chunk) }
