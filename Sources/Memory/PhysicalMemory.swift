@@ -16,8 +16,9 @@ public final class PhysicalMemory {
   /// ``owners``, so lookups and owner changes touch no string and count no reference.
   @exclusivity(unchecked) var spans: [RegionSpan] = []
   /// Every owner a region was ever given, numbered (``MemoryOwnerID``); kept for the memory's
-  /// lifetime, so an id stays valid across ``removeAll()``.
-  var owners = OwnerTable()
+  /// lifetime, so an id stays valid across ``removeAll()``. Numbering calls out to nothing
+  /// that could reach it again: no dynamic exclusivity checks.
+  @exclusivity(unchecked) var owners = OwnerTable()
   /// No two neighbouring regions have the same owner (true after every ``setOwner``).
   @exclusivity(unchecked) var coalesced = true
   /// Where the last two lookups found their regions (the last first): accesses cluster, so
