@@ -258,14 +258,25 @@ public final class Machine {
   public func sampleDMA(_ count: Int = 1) {
     // `canMaster` once per transaction: the loop's guard also stops a client that cannot.
     for client in clients {
-      for _ in 0..<count {
-        guard client.canMaster, let tx = client.engine.next() else { break }
-        perform(tx, from: client)
+      guard count > 0, client.canMaster, var tx = client.engine.next() else { continue }
+      // What each transaction of the burst uses of the client, loaded once: a reference
+      // counted per burst, not two per transaction.
+      let hardware = client.hardware ?? iommus[client.iommuIndex].hardware
+      let payload = client.engine.payload
+      var issued = 1
+      while true {
+        perform(tx, from: client, through: hardware, payload: payload)
+        guard issued < count, client.canMaster, let next = client.engine.next() else { break }
+        tx = next
+        issued += 1
       }
     }
   }
 
-  private func perform(_ tx: DMATransaction, from client: MachineClient) {
+  private func perform(
+    _ tx: DMATransaction, from client: MachineClient, through hardware: any IOMMUHardwareModel,
+    payload: [UInt8]
+  ) {
     // noteDMA() records only DMA after the device's shutdown: the state is checked here, so a
     // running device is not retained for a call on every transaction.
     if let device = client.device {
@@ -274,14 +285,7 @@ public final class Machine {
       default: break
       }
     }
-    // The client's own reference to its IOMMU's hardware, bound without a copy (no retain).
-    let route: DMARoute
-    if let hardware = client.hardware {
-      route = hardware.route(streamID: client.streamID, address: tx.iova, isWrite: tx.isWrite)
-    } else {
-      route = iommus[client.iommuIndex].hardware.route(
-        streamID: client.streamID, address: tx.iova, isWrite: tx.isWrite)
-    }
+    let route = hardware.route(streamID: client.streamID, address: tx.iova, isWrite: tx.isWrite)
     // Each path counts only the counters it sets (adding whole DMAStats three times a
     // transaction cost more than the rest of the accounting).
     let physical: UInt64
@@ -310,7 +314,7 @@ public final class Machine {
     }
     // A whole page (the accelerator's transfers) shares the memory's one copy of the payload
     // instead of copying 4 KiB; other lengths are written as usual.
-    if tx.isWrite { try? memory.writePage(client.engine.payload, at: physical) }
+    if tx.isWrite { try? memory.writePage(payload, at: physical) }
     if owner == client.bufferOwner && physical == tx.intended {
       record(client) {
         $0.countRouted(translated: translated)
