@@ -34,10 +34,10 @@ public final class PhysicalMemory {
   /// chunks above are only in `chunks`. Allocated with the first chunk.
   @exclusivity(unchecked) private var chunkTable: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutableRawPointer?>?>?
   private static let chunkTableCount = 4096
-  @exclusivity(unchecked) private(set) var lastChunkKey = UInt64.max
+  @exclusivity(unchecked) @usableFromInline private(set) var lastChunkKey = UInt64.max
   /// The frames of the chunk at `lastChunkKey` (nil: none there); the chunk itself is kept
   /// alive by `chunks`, so the hot path holds no reference to count.
-  @exclusivity(unchecked) private(set) var lastFrames: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+  @exclusivity(unchecked) @usableFromInline private(set) var lastFrames: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
   @exclusivity(unchecked) private var pageCount = 0
   /// Page storage no longer in use, kept for the next pages materialised (a machine powered on
   /// again reuses its memory's pages instead of going back to the allocator).
@@ -72,7 +72,10 @@ public final class PhysicalMemory {
   @exclusivity(unchecked) private var notedPages: [UInt64] = []
   @exclusivity(unchecked) private var lastNotedPage = UInt64.max
 
-  public init() {}
+  public init() {
+    // read64() spells out the chunk and page geometry (inlined code cannot see PageChunk).
+    assert(Self.pageShift + PageChunk.shift == 21 && PageChunk.mask == 511)
+  }
 
   deinit {
     // The chunks free their frames but for the shared ones, which they must not see.
