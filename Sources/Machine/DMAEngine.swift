@@ -40,6 +40,9 @@ public final class DMAEngine {
   @exclusivity(unchecked) private var slot = 0
   @exclusivity(unchecked) private var segments: [DMASegment] = []
   @exclusivity(unchecked) private var perSegment = 1
+  /// The number of the memory region its last transaction landed in (see
+  /// ``PhysicalMemory/ownerID(ofBacked:length:hint:)``): its transactions keep to its buffers.
+  @exclusivity(unchecked) var regionHint = 0
   /// The bytes every write carries (a recognisable pattern per kind).
   let payload: [UInt8]
   /// The kind's transfer size, and whether it alternates writes to memory with reads of it

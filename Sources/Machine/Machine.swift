@@ -305,7 +305,7 @@ public final class Machine {
       physical = pa
     }
     // Owners compared by number: no owner (and its strings) copied per transaction.
-    guard let owner = memory.ownerID(ofBacked: physical, length: tx.length) else {
+    guard let owner = memory.ownerID(ofBacked: physical, length: tx.length, hint: &client.engine.regionHint) else {
       record(client) {
         $0.countRouted(translated: translated)
         $0.unbacked += 1

@@ -160,7 +160,28 @@ extension PhysicalMemory {
   /// The number of the owner of `address` when every byte of `address..<address+length` is
   /// RAM (``isBacked(_:length:)``), else nil: one lookup for a DMA transaction's accounting.
   public func ownerID(ofBacked address: UInt64, length: Int) -> MemoryOwnerID? {
-    guard let first = regionIndex(containing: address) else { return nil }
+    var hint = lastRegion
+    return ownerID(ofBacked: address, length: length, hint: &hint)
+  }
+
+  /// ``ownerID(ofBacked:length:)`` starting at region number `hint` (any number: it is
+  /// checked first), which is left holding the region found: a caller whose accesses keep to
+  /// a few regions of its own (a DMA engine's buffers) keeps its own hint, which lookups of
+  /// other code in between do not displace.
+  public func ownerID(ofBacked address: UInt64, length: Int, hint: inout Int) -> MemoryOwnerID? {
+    let first: Int
+    if hint >= 0, hint < spans.count, spans[hint].base <= address, address < spans[hint].end {
+      first = hint
+      // The accesses that follow (the transaction's write) start there too.
+      if lastRegion != hint {
+        otherRegion = lastRegion
+        lastRegion = hint
+      }
+    } else {
+      guard let found = regionIndex(containing: address) else { return nil }
+      first = found
+      hint = found
+    }
     let end = address + UInt64(length)
     var a = spans[first].end
     while a < end {
