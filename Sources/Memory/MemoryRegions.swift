@@ -60,10 +60,6 @@ extension PhysicalMemory {
   public func setOwner(_ id: MemoryOwnerID, base: UInt64, size: UInt64) {
     let owner = id.index
     let end = base + size
-    defer {
-      lastRegion = 0
-      otherRegion = 0
-    }
     // Fast path: a range inside one region of a coalesced list only changes that region and
     // its neighbours (what the whole pass below would give), in a few pieces on the stack.
     if coalesced, size > 0, let i = regionIndex(containing: base), spans[i].end >= end {
@@ -85,11 +81,18 @@ extension PhysicalMemory {
         if i > 0 { put(spans[i - 1]) }
         if r.base < base { put(RegionSpan(base: r.base, end: base, owner: r.owner)) }
         put(RegionSpan(base: base, end: end, owner: owner))
+        // The range's region is where the next lookups go (the buffer just given is filled,
+        // mapped, written); the other hint is checked before use, like every hint.
+        lastRegion = lo + n - 1
         if r.end > end { put(RegionSpan(base: end, end: r.end, owner: r.owner)) }
         if i + 1 < spans.count { put(spans[i + 1]) }
         spans.replaceSubrange(lo...hi, with: UnsafeBufferPointer(rebasing: pieces[0..<n]))
       }
       return
+    }
+    defer {
+      lastRegion = 0
+      otherRegion = 0
     }
     var result: [RegionSpan] = []
     result.reserveCapacity(spans.count + 2)
