@@ -124,6 +124,13 @@ public final class PhysicalMemory {
     lastNotedPage = last
   }
 
+  /// Notes page `pfn` as written (the start of a run of writes to it).
+  @inline(never)
+  private func notePage(_ pfn: UInt64) {
+    notedPages.append(pfn)
+    lastNotedPage = pfn
+  }
+
   // MARK: Pages
 
   /// The storage of page `pfn`, or nil while it was never written (it reads as zeros).
@@ -391,7 +398,8 @@ public final class PhysicalMemory {
       let inPage = Int(address & (Self.pageSize - 1))
       Self.markDirty(page, inPage, 8)
       page.storeBytes(of: value.littleEndian, toByteOffset: inPage, as: UInt64.self)
-      if tracksWrittenPages { noteWritten(address, 8) }
+      // noteWritten() for 8 aligned bytes, which lie in one page.
+      if tracksWrittenPages, address >> Self.pageShift != lastNotedPage { notePage(address >> Self.pageShift) }
       return
     }
     try store64(value, at: address)
