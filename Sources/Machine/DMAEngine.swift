@@ -40,11 +40,20 @@ public final class DMAEngine {
   @exclusivity(unchecked) private var slot = 0
   @exclusivity(unchecked) private var segments: [DMASegment] = []
   @exclusivity(unchecked) private var perSegment = 1
+  /// The number of the memory region its last transaction landed in (see
+  /// ``PhysicalMemory/ownerID(ofBacked:length:hint:)``): its transactions keep to its buffers.
+  @exclusivity(unchecked) var regionHint = 0
   /// The bytes every write carries (a recognisable pattern per kind).
   let payload: [UInt8]
+  /// The kind's transfer size, and whether it alternates writes to memory with reads of it
+  /// (storage): read on every transaction, so kept rather than switched on each time.
+  private let transferSize: Int
+  private let alternates: Bool
 
   init(kind: ClientKind) {
     self.kind = kind
+    transferSize = kind.transferSize
+    alternates = kind == .storage
     // A switch, not a dictionary: no hashing for each engine of each machine.
     switch kind {
     case .nic: payload = Self.nicPayload
@@ -92,9 +101,9 @@ public final class DMAEngine {
       remaining = r - 1
     }
     let segment = segments[slot]
-    let offset = UInt64(transfer) * UInt64(kind.transferSize)
+    let offset = UInt64(transfer) * UInt64(transferSize)
     // Storage alternates disk reads (writes to memory) and disk writes (reads of memory).
-    let isWrite = kind != .storage || round % 2 == 0
+    let isWrite = !alternates || round % 2 == 0
     transfer += 1
     if transfer == perSegment {
       transfer = 0
@@ -102,7 +111,7 @@ public final class DMAEngine {
       slot = slot + 1 == segments.count ? 0 : slot + 1
     }
     return DMATransaction(
-      iova: segment.iova + offset, length: kind.transferSize, isWrite: isWrite,
+      iova: segment.iova + offset, length: transferSize, isWrite: isWrite,
       intended: segment.physical + offset)
   }
 }

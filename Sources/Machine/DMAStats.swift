@@ -26,6 +26,13 @@ public struct DMAStats: Sendable, Hashable, Codable {
       + corruptedFirmwareBytes
   }
 
+  /// Counts one transaction the IOMMU let through, translated or bypassed.
+  @inline(__always)
+  mutating func countRouted(translated: Bool) {
+    transactions += 1
+    if translated { self.translated += 1 } else { bypassed += 1 }
+  }
+
   @inline(__always)
   public static func += (a: inout DMAStats, b: DMAStats) {
     a.transactions += b.transactions

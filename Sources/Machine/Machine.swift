@@ -178,16 +178,25 @@ public final class Machine {
   public func sampleDMA(_ count: Int = 1) {
     // `canMaster` once per transaction: the loop's guard also stops a client that cannot.
     for client in clients {
-      for _ in 0..<count {
-        guard client.canMaster, let tx = client.engine.next() else { break }
-        perform(tx, from: client)
+      guard count > 0, client.canMaster, var tx = client.engine.next() else { continue }
+      // What each transaction of the burst uses of the client, loaded once: a reference
+      // counted per burst, not two per transaction.
+      let hardware = client.hardware ?? iommus[client.iommuIndex].hardware
+      let payload = client.engine.payload
+      var issued = 1
+      while true {
+        perform(tx, from: client, through: hardware, payload: payload)
+        guard issued < count, client.canMaster, let next = client.engine.next() else { break }
+        tx = next
+        issued += 1
       }
     }
   }
 
-  private func perform(_ tx: DMATransaction, from client: MachineClient) {
-    var s = DMAStats()
-    s.transactions = 1
+  private func perform(
+    _ tx: DMATransaction, from client: MachineClient, through hardware: any IOMMUHardwareModel,
+    payload: [UInt8]
+  ) {
     // noteDMA() records only DMA after the device's shutdown: the state is checked here, so a
     // running device is not retained for a call on every transaction.
     if let device = client.device {
@@ -196,43 +205,52 @@ public final class Machine {
       default: break
       }
     }
-    // The client's own reference to its IOMMU's hardware, bound without a copy (no retain).
-    let route: DMARoute
-    if let hardware = client.hardware {
-      route = hardware.route(streamID: client.streamID, address: tx.iova, isWrite: tx.isWrite)
-    } else {
-      route = iommus[client.iommuIndex].hardware.route(
-        streamID: client.streamID, address: tx.iova, isWrite: tx.isWrite)
-    }
+    let route = hardware.route(streamID: client.streamID, address: tx.iova, isWrite: tx.isWrite)
+    // Each path counts only the counters it sets (adding whole DMAStats three times a
+    // transaction cost more than the rest of the accounting).
     let physical: UInt64
+    let translated: Bool
     switch route {
     case .blocked:
-      s.blocked = 1
-      record(s, client)
+      record(client) {
+        $0.transactions += 1
+        $0.blocked += 1
+      }
       return
     case .translated(let pa):
-      s.translated = 1
+      translated = true
       physical = pa
     case .bypassed(let pa):
-      s.bypassed = 1
+      translated = false
       physical = pa
     }
     // Owners compared by number: no owner (and its strings) copied per transaction.
-    guard let owner = memory.ownerID(ofBacked: physical, length: tx.length) else {
-      s.unbacked = 1
-      record(s, client)
+    guard let owner = memory.ownerID(ofBacked: physical, length: tx.length, hint: &client.engine.regionHint) else {
+      record(client) {
+        $0.countRouted(translated: translated)
+        $0.unbacked += 1
+      }
       return
     }
-    let own = owner == client.bufferOwner && physical == tx.intended
-    if own {
-      s.delivered = 1
+    // A whole page (the accelerator's transfers) shares the memory's one copy of the payload
+    // instead of copying 4 KiB; other lengths are written as usual.
+    if tx.isWrite { try? memory.writePage(payload, at: physical) }
+    if owner == client.bufferOwner && physical == tx.intended {
+      record(client) {
+        $0.countRouted(translated: translated)
+        $0.delivered += 1
+      }
     } else if !tx.isWrite {
-      s.strayReads = 1
+      record(client) {
+        $0.countRouted(translated: translated)
+        $0.strayReads += 1
+      }
     } else {
+      var s = DMAStats()
+      s.countRouted(translated: translated)
       classify(memory.owner(owner), bytes: tx.length, into: &s)
+      record(client) { $0 += s }
     }
-    if tx.isWrite { try? memory.write(client.engine.payload, at: physical) }
-    record(s, client)
   }
 
   /// Whose memory a stray write hit.
@@ -261,13 +279,12 @@ public final class Machine {
     }
   }
 
-  // Inlined into each path of `perform`, with `+=`: the fields a path leaves at zero are
-  // known there, so only the counters it sets are added.
+  /// Counts a transaction in its stage, its client's run and its client's last stage.
   @inline(__always)
-  private func record(_ s: DMAStats, _ client: MachineClient) {
-    stageTotals[stage.index] += s
-    client.stats += s
-    client.finalStageStats += s
+  private func record(_ client: MachineClient, _ count: (inout DMAStats) -> Void) {
+    count(&stageTotals[stage.index])
+    count(&client.stats)
+    count(&client.finalStageStats)
   }
 
   // MARK: Timeline

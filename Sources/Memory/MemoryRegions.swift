@@ -43,6 +43,7 @@ extension PhysicalMemory {
     spans.append(RegionSpan(base: base, end: base + size, owner: ownerID(owner).index))
     spans.sort { $0.base < $1.base }
     lastRegion = 0
+    otherRegion = 0
     // Still coalesced when the new region has no neighbour of its owner right next to it
     // (the machine's one RAM region): the next setOwner() can then take its fast path.
     coalesced =
@@ -59,7 +60,6 @@ extension PhysicalMemory {
   public func setOwner(_ id: MemoryOwnerID, base: UInt64, size: UInt64) {
     let owner = id.index
     let end = base + size
-    defer { lastRegion = 0 }
     // Fast path: a range inside one region of a coalesced list only changes that region and
     // its neighbours (what the whole pass below would give), in a few pieces on the stack.
     if coalesced, size > 0, let i = regionIndex(containing: base), spans[i].end >= end {
@@ -81,11 +81,18 @@ extension PhysicalMemory {
         if i > 0 { put(spans[i - 1]) }
         if r.base < base { put(RegionSpan(base: r.base, end: base, owner: r.owner)) }
         put(RegionSpan(base: base, end: end, owner: owner))
+        // The range's region is where the next lookups go (the buffer just given is filled,
+        // mapped, written); the other hint is checked before use, like every hint.
+        lastRegion = lo + n - 1
         if r.end > end { put(RegionSpan(base: end, end: r.end, owner: r.owner)) }
         if i + 1 < spans.count { put(spans[i + 1]) }
         spans.replaceSubrange(lo...hi, with: UnsafeBufferPointer(rebasing: pieces[0..<n]))
       }
       return
+    }
+    defer {
+      lastRegion = 0
+      otherRegion = 0
     }
     var result: [RegionSpan] = []
     result.reserveCapacity(spans.count + 2)
@@ -123,13 +130,20 @@ extension PhysicalMemory {
     let hint = lastRegion
     let count = spans.count
     if hint < count, spans[hint].base <= address, address < spans[hint].end { return hint }
+    let other = otherRegion
+    if other < count, spans[other].base <= address, address < spans[other].end {
+      otherRegion = hint
+      lastRegion = other
+      return other
+    }
     var lo = 0
     var hi = count
     while lo < hi {
-      let mid = (lo + hi) / 2
-      if spans[mid].end <= address { lo = mid + 1 } else { hi = mid }
+      let mid = (lo &+ hi) &>> 1
+      if spans[mid].end <= address { lo = mid &+ 1 } else { hi = mid }
     }
     guard lo < count && spans[lo].base <= address && address < spans[lo].end else { return nil }
+    otherRegion = hint
     lastRegion = lo
     return lo
   }
@@ -149,7 +163,28 @@ extension PhysicalMemory {
   /// The number of the owner of `address` when every byte of `address..<address+length` is
   /// RAM (``isBacked(_:length:)``), else nil: one lookup for a DMA transaction's accounting.
   public func ownerID(ofBacked address: UInt64, length: Int) -> MemoryOwnerID? {
-    guard let first = regionIndex(containing: address) else { return nil }
+    var hint = lastRegion
+    return ownerID(ofBacked: address, length: length, hint: &hint)
+  }
+
+  /// ``ownerID(ofBacked:length:)`` starting at region number `hint` (any number: it is
+  /// checked first), which is left holding the region found: a caller whose accesses keep to
+  /// a few regions of its own (a DMA engine's buffers) keeps its own hint, which lookups of
+  /// other code in between do not displace.
+  public func ownerID(ofBacked address: UInt64, length: Int, hint: inout Int) -> MemoryOwnerID? {
+    let first: Int
+    if hint >= 0, hint < spans.count, spans[hint].base <= address, address < spans[hint].end {
+      first = hint
+      // The accesses that follow (the transaction's write) start there too.
+      if lastRegion != hint {
+        otherRegion = lastRegion
+        lastRegion = hint
+      }
+    } else {
+      guard let found = regionIndex(containing: address) else { return nil }
+      first = found
+      hint = found
+    }
     let end = address + UInt64(length)
     var a = spans[first].end
     while a < end {

@@ -16,19 +16,28 @@ public final class PhysicalMemory {
   /// ``owners``, so lookups and owner changes touch no string and count no reference.
   @exclusivity(unchecked) var spans: [RegionSpan] = []
   /// Every owner a region was ever given, numbered (``MemoryOwnerID``); kept for the memory's
-  /// lifetime, so an id stays valid across ``removeAll()``.
-  var owners = OwnerTable()
+  /// lifetime, so an id stays valid across ``removeAll()``. Numbering calls out to nothing
+  /// that could reach it again: no dynamic exclusivity checks.
+  @exclusivity(unchecked) var owners = OwnerTable()
   /// No two neighbouring regions have the same owner (true after every ``setOwner``).
   @exclusivity(unchecked) var coalesced = true
-  /// Where the last lookup found its region: accesses cluster, so most lookups start there.
+  /// Where the last two lookups found their regions (the last first): accesses cluster, so
+  /// most lookups start there; two, as a DMA transaction's lookups alternate between its
+  /// buffer and the IOMMU's tables.
   @exclusivity(unchecked) var lastRegion = 0
+  @exclusivity(unchecked) var otherRegion = 0
   /// Materialised pages, in 2 MiB chunks, with the last chunk used at hand: table walks and
   /// queue writes stay in a few chunks, so most accesses skip the hash lookup.
   @exclusivity(unchecked) private var chunks: [UInt64: PageChunk] = [:]
-  @exclusivity(unchecked) private var lastChunkKey = UInt64.max
+  /// The frames of each chunk below 8 GiB by number (nil: none there), so that a lookup away
+  /// from the chunk at hand takes no hashing (walks and DMA alternate among a few chunks);
+  /// chunks above are only in `chunks`. Allocated with the first chunk.
+  @exclusivity(unchecked) private var chunkTable: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutableRawPointer?>?>?
+  private static let chunkTableCount = 4096
+  @exclusivity(unchecked) @usableFromInline private(set) var lastChunkKey = UInt64.max
   /// The frames of the chunk at `lastChunkKey` (nil: none there); the chunk itself is kept
   /// alive by `chunks`, so the hot path holds no reference to count.
-  @exclusivity(unchecked) private var lastFrames: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+  @exclusivity(unchecked) @usableFromInline private(set) var lastFrames: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
   @exclusivity(unchecked) private var pageCount = 0
   /// Page storage no longer in use, kept for the next pages materialised (a machine powered on
   /// again reuses its memory's pages instead of going back to the allocator).
@@ -36,12 +45,15 @@ public final class PhysicalMemory {
   /// Spare storage with much of it written (a payload, the kexec scribble): given first to
   /// writes of whole pages, which need no zeroing, so that the others get little to zero.
   @exclusivity(unchecked) private var dirtySpareFrames: [UnsafeMutableRawPointer] = []
-  /// The storage that every page ``writePage(_:at:)`` gave `sharedSource` shares until it is
-  /// written again (copied then): the kexec scribble puts the same 4 KiB in each page it
-  /// reuses, and copying them cost 1.5 % of the time. Never recycled; `sharedSource` is held,
-  /// so that the same buffer address means the same bytes.
-  @exclusivity(unchecked) private var sharedPage: UnsafeMutableRawPointer?
-  @exclusivity(unchecked) private var sharedSource: [UInt8] = []
+  /// For each array ``writePage(_:at:)`` was given, the storage that every page written with
+  /// it shares until it is written again (copied then): the kexec scribble puts the same 4 KiB
+  /// in each page it reuses, and the accelerator's DMA the same 4 KiB payload in each page of
+  /// its buffer (copying them cost 1.5 % and 2 % of the time). Never recycled, and marked as
+  /// shared in their dirty extent; each source is held, so that the same buffer address means
+  /// the same bytes.
+  @exclusivity(unchecked) private var sharedFrames: [(source: [UInt8], frame: UnsafeMutableRawPointer)] = []
+  /// Arrays beyond these are written as usual (a caller with fresh arrays gains nothing).
+  private static let maxSharedFrames = 8
   private static let maxSpareFrames = 4096
   /// Called after every write with (address, length, owner of the first byte), for a user who
   /// wants to see writes as they happen (the handover machine only needs which pages were
@@ -60,14 +72,18 @@ public final class PhysicalMemory {
   @exclusivity(unchecked) private var notedPages: [UInt64] = []
   @exclusivity(unchecked) private var lastNotedPage = UInt64.max
 
-  public init() {}
+  public init() {
+    // read64() spells out the chunk and page geometry (inlined code cannot see PageChunk).
+    assert(Self.pageShift + PageChunk.shift == 21 && PageChunk.mask == 511)
+  }
 
   deinit {
-    // The chunks free their frames but for the shared page, which they must not see.
-    if sharedPage != nil { for chunk in chunks.values { recycleFrames(of: chunk) } }
+    // The chunks free their frames but for the shared ones, which they must not see.
+    if !sharedFrames.isEmpty { for chunk in chunks.values { recycleFrames(of: chunk) } }
     for frame in spareFrames { frame.deallocate() }
     for frame in dirtySpareFrames { frame.deallocate() }
-    sharedPage?.deallocate()
+    chunkTable?.deallocate()
+    for shared in sharedFrames { shared.frame.deallocate() }
   }
 
   /// Forgets every region, page and the observer: the memory of a machine powered off, to be
@@ -75,6 +91,7 @@ public final class PhysicalMemory {
   public func removeAll() {
     spans.removeAll(keepingCapacity: true)
     lastRegion = 0
+    otherRegion = 0
     coalesced = true
     // The chunks stay (empty), for the pages of the next power-on: most land in the same ones.
     for chunk in chunks.values where PageChunk.live(chunk.frames) > 0 { recycleFrames(of: chunk) }
@@ -107,6 +124,13 @@ public final class PhysicalMemory {
     lastNotedPage = last
   }
 
+  /// Notes page `pfn` as written (the start of a run of writes to it).
+  @inline(never)
+  private func notePage(_ pfn: UInt64) {
+    notedPages.append(pfn)
+    lastNotedPage = pfn
+  }
+
   // MARK: Pages
 
   /// The storage of page `pfn`, or nil while it was never written (it reads as zeros).
@@ -118,7 +142,7 @@ public final class PhysicalMemory {
   @inline(__always)
   private func chunkFrames(_ key: UInt64) -> UnsafeMutablePointer<UnsafeMutableRawPointer?>? {
     if key == lastChunkKey { return lastFrames }
-    let frames = chunks[key]?.frames
+    let frames = key < Self.chunkTableCount ? chunkTable?[Int(key)] : chunks[key]?.frames
     lastChunkKey = key
     lastFrames = frames
     return frames
@@ -132,7 +156,7 @@ public final class PhysicalMemory {
     let slot = Int(pfn & PageChunk.mask)
     let whole = count == Int(Self.pageSize)
     if let page = frames[slot] {
-      if page != sharedPage {
+      if !Self.isShared(page) {
         Self.markDirty(page, offset, count)
         return page
       }
@@ -171,6 +195,15 @@ public final class PhysicalMemory {
     if let existing = chunkFrames(key) { return existing }
     let c = PageChunk()
     chunks[key] = c
+    if key < Self.chunkTableCount {
+      if chunkTable == nil {
+        let table = UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutableRawPointer?>?>.allocate(
+          capacity: Self.chunkTableCount)
+        table.initialize(repeating: nil, count: Self.chunkTableCount)
+        chunkTable = table
+      }
+      chunkTable?[Int(key)] = c.frames
+    }
     lastChunkKey = key
     lastFrames = c.frames
     return c.frames
@@ -185,6 +218,14 @@ public final class PhysicalMemory {
     // Fresh storage holds anything: all of it is dirty.
     setDirty(page, 0, Int(pageSize))
     return page
+  }
+
+  /// The dirty extent of a shared frame: no other frame has one this wide.
+  private static let sharedMark = UInt32.max
+
+  @inline(__always)
+  private static func isShared(_ page: UnsafeMutableRawPointer) -> Bool {
+    page.load(fromByteOffset: Int(pageSize), as: UInt32.self) == sharedMark
   }
 
   @inline(__always)
@@ -222,7 +263,7 @@ public final class PhysicalMemory {
 
   @inline(__always)
   private func recycle(_ page: UnsafeMutableRawPointer) {
-    if page == sharedPage { return }
+    if Self.isShared(page) { return }
     guard spareFrames.count + dirtySpareFrames.count < Self.maxSpareFrames else {
       page.deallocate()
       return
@@ -270,9 +311,9 @@ public final class PhysicalMemory {
     }
   }
 
-  /// Writes the page at `address` (page aligned) with `bytes` (one page of them), as
-  /// ``write(_:at:)`` does; pages written with the same array share their storage until one
-  /// of them is written again.
+  /// Writes `bytes` at `address` as ``write(_:at:)`` does; whole pages (page aligned, one page
+  /// of bytes) written with the same array share their storage until one of them is written
+  /// again.
   public func writePage(_ bytes: [UInt8], at address: UInt64) throws(MemoryError) {
     guard bytes.count == Int(Self.pageSize), address % Self.pageSize == 0 else {
       return try write(bytes, at: address)
@@ -280,19 +321,7 @@ public final class PhysicalMemory {
     guard isBacked(address, length: bytes.count) else {
       throw .unbacked(address: address, length: bytes.count)
     }
-    if sharedPage == nil {
-      let page = Self.allocateFrame()
-      bytes.withUnsafeBytes { page.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-      sharedPage = page
-      sharedSource = bytes
-    }
-    // One page is shared, for the array it was made from: another array is written as usual.
-    guard
-      sharedSource.withUnsafeBufferPointer({ $0.baseAddress })
-        == bytes.withUnsafeBufferPointer({ $0.baseAddress })
-    else {
-      return try write(bytes, at: address)
-    }
+    guard let sharedPage = sharedFrame(for: bytes) else { return try write(bytes, at: address) }
     let pfn = address >> Self.pageShift
     let frames = chunkFramesCreating(pfn >> PageChunk.shift)
     let slot = Int(pfn & PageChunk.mask)
@@ -308,6 +337,22 @@ public final class PhysicalMemory {
     if let observer = writeObserver, let owner = owner(of: address) {
       observer(address, bytes.count, owner)
     }
+  }
+
+  /// The frame pages written with `bytes` share (made on first use), or nil when there are
+  /// enough shared frames already. Arrays are told apart by their storage's address: a held
+  /// source keeps its buffer, so no other bytes can come at that address.
+  private func sharedFrame(for bytes: [UInt8]) -> UnsafeMutableRawPointer? {
+    let base = bytes.withUnsafeBufferPointer { $0.baseAddress }
+    for shared in sharedFrames where shared.source.withUnsafeBufferPointer({ $0.baseAddress }) == base {
+      return shared.frame
+    }
+    guard sharedFrames.count < Self.maxSharedFrames else { return nil }
+    let page = Self.allocateFrame()
+    bytes.withUnsafeBytes { page.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    page.storeBytes(of: Self.sharedMark, toByteOffset: Int(Self.pageSize), as: UInt32.self)
+    sharedFrames.append((bytes, page))
+    return page
   }
 
   /// Fills `address..<address+length` with `byte` (memset; zeroing a page drops its storage).
@@ -343,10 +388,28 @@ public final class PhysicalMemory {
   }
 
   public func write64(_ value: UInt64, at address: UInt64) throws(MemoryError) {
-    let inPage = Int(address & (Self.pageSize - 1))
     // Fastest path: a page that holds data is RAM (as for read64), so with no observer to
-    // name the owner, a store into it needs no region lookup.
-    if inPage & 7 == 0, writeObserver == nil, let page = frame(address >> Self.pageShift), page != sharedPage {
+    // name the owner, an aligned store into it, in the chunk at hand, needs no region lookup.
+    // The rest is out of line, so this path saves few registers.
+    if address & 7 == 0, writeObserver == nil, address >> (Self.pageShift + PageChunk.shift) == lastChunkKey,
+      let frames = lastFrames, let page = frames[Int((address >> Self.pageShift) & PageChunk.mask)],
+      !Self.isShared(page)
+    {
+      let inPage = Int(address & (Self.pageSize - 1))
+      Self.markDirty(page, inPage, 8)
+      page.storeBytes(of: value.littleEndian, toByteOffset: inPage, as: UInt64.self)
+      // noteWritten() for 8 aligned bytes, which lie in one page.
+      if tracksWrittenPages, address >> Self.pageShift != lastNotedPage { notePage(address >> Self.pageShift) }
+      return
+    }
+    try store64(value, at: address)
+  }
+
+  @inline(never)
+  private func store64(_ value: UInt64, at address: UInt64) throws(MemoryError) {
+    let inPage = Int(address & (Self.pageSize - 1))
+    // A page in another chunk, the same as above.
+    if inPage & 7 == 0, writeObserver == nil, let page = frame(address >> Self.pageShift), !Self.isShared(page) {
       Self.markDirty(page, inPage, 8)
       page.storeBytes(of: value.littleEndian, toByteOffset: inPage, as: UInt64.self)
       if tracksWrittenPages { noteWritten(address, 8) }

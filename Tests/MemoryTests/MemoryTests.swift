@@ -105,6 +105,31 @@ struct PhysicalMemoryTests {
       try m.writePage(pattern, at: 0x1000)
     }
   }
+
+  @Test("pages written from different arrays each share their own; storage given back is never theirs")
+  func sharedPagesOfTwoArrays() throws {
+    let m = makeMemory()
+    let a = (0..<0x1000).map { UInt8(truncatingIfNeeded: $0 | 1) }
+    let b = (0..<0x1000).map { UInt8(truncatingIfNeeded: $0 ^ 0x5a) }
+    try m.writePage(a, at: 0x8000_1000)
+    try m.writePage(b, at: 0x8000_2000)
+    try m.writePage(a, at: 0x8000_3000)
+    try m.write([0, 0], at: 0x8000_3010)
+    var written = a
+    written[0x10] = 0
+    written[0x11] = 0
+    #expect(try m.read(0x8000_1000, length: 0x1000) == a && m.read(0x8000_2000, length: 0x1000) == b)
+    #expect(try m.read(0x8000_3000, length: 0x1000) == written)
+    try m.writePage(b, at: 0x8000_1000)
+    #expect(try m.read(0x8000_1000, length: 0x1000) == b && m.materializedPageCount == 3)
+    // Powered on again: a page materialised now reads as zeros but for what is written to it.
+    m.removeAll()
+    m.addRAM(base: 0x8000_0000, size: 0x100_0000)
+    for page in UInt64(0)..<4 { try m.write64(7, at: 0x8000_0008 + page << 12) }
+    for page in UInt64(0)..<4 {
+      #expect(try m.read(0x8000_0000 + page << 12, length: 0x1000).filter { $0 != 0 } == [7])
+    }
+  }
 }
 
 @Suite("dma_alloc_coherent")
