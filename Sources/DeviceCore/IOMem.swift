@@ -127,7 +127,7 @@ public final class IOMem {
   }
 
   /// The device's kernel's clock, kept once found (a kernel's clock is a `let`, and a device
-  /// stays in its kernel): each poll reached it through the device's weak `core`.
+  /// stays in its kernel): each poll reached it through the device's `core`.
   @usableFromInline var kernelClock: SimulatedClock? {
     if let clock = cachedClock { return clock }
     cachedClock = device.kernel?.clock

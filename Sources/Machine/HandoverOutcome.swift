@@ -59,12 +59,8 @@ extension Machine {
   {
     let dma = totalStats
     let working = clients.map { works($0) }
-    let violations =
-      kernels.first?.core.violations.filter {
-        if case .iommuShutdownBeforeConsumer = $0 { return true }
-        return false
-      } ?? []
-    let recovered = working.reduce(0) { $0 + ($1 ? 1 : 0) }
+    let violations = orderingViolations
+    let recovered = working.count { $0 }
     let row = row(faultsBefore: faultsBefore, dma: dma, recovered: recovered, orderingViolations: violations.count)
     var stages: [(stage: HandoverStage, dma: DMAStats)] = []
     stages.reserveCapacity(HandoverStage.allCases.count)
@@ -83,14 +79,18 @@ extension Machine {
   /// The matrix row of the run so far (call after ``runNextKernel()``): the outcome's row
   /// alone, without its per-stage and per-client lists, which the matrix does not read.
   func row(faultsBefore: [Int]) -> MatrixRow {
-    var violations = 0
-    for v in kernels.first?.core.violations ?? [] {
-      if case .iommuShutdownBeforeConsumer = v { violations += 1 }
-    }
     // Counted in place: no list of who works.
-    var recovered = 0
-    for client in clients where works(client) { recovered += 1 }
-    return row(faultsBefore: faultsBefore, dma: totalStats, recovered: recovered, orderingViolations: violations)
+    row(
+      faultsBefore: faultsBefore, dma: totalStats, recovered: clients.count { works($0) },
+      orderingViolations: orderingViolations.count)
+  }
+
+  /// The old kernel's shutdown-ordering violations: an IOMMU shut down before a consumer.
+  private var orderingViolations: [Violation] {
+    kernels.first?.core.violations.filter {
+      if case .iommuShutdownBeforeConsumer = $0 { return true }
+      return false
+    } ?? []
   }
 
   /// Whether `c` works in the next kernel: programmed by that kernel's driver, and all of its
@@ -112,7 +112,7 @@ extension Machine {
       iommu: single?.adapter.name ?? iommus.map { $0.adapter.name }.joined(separator: "+"),
       scenario: scenario?.rawValue ?? "-",
       variant: single?.variant ?? iommus.map { $0.variant }.joined(separator: "+"),
-      clients: specText(of: clients),
+      clients: clients.map { $0.spec }.specText,
       corruptedNewKernelBytes: dma.corruptedNewKernelBytes,
       corruptedCrashKernelBytes: dma.corruptedCrashKernelBytes,
       corruptedDumpBytes: dma.corruptedDumpBytes, unbackedTransactions: dma.unbacked,
@@ -121,33 +121,6 @@ extension Machine {
       initResult: single.map(result) ?? iommus.map(result).joined(separator: ";"),
       orderingViolations: orderingViolations)
     return row
-  }
-
-  /// ``Array/specText`` of the clients' specs (`nic:u,storage:q`), written straight into a
-  /// string of its exact size: every matrix row has one, and appending piece by piece costs more.
-  private func specText(of clients: [MachineClient]) -> String {
-    var count = max(0, clients.count - 1)
-    for client in clients { count += client.spec.kind.rawValue.utf8.count + 2 }
-    return String(unsafeUninitializedCapacity: count) { out in
-      var at = 0
-      for (i, client) in clients.enumerated() {
-        if i > 0 {
-          out[at] = UInt8(ascii: ",")
-          at += 1
-        }
-        // The kind's name in one copy (a `String.UTF8View` costs tens of instructions a byte).
-        var kind = client.spec.kind.rawValue
-        kind.withUTF8 { bytes in
-          guard let source = bytes.baseAddress, let target = out.baseAddress else { return }
-          (target + at).initialize(from: source, count: bytes.count)
-          at += bytes.count
-        }
-        out[at] = UInt8(ascii: ":")
-        out[at + 1] = UInt8(ascii: client.spec.quiesced ? "q" : "u")
-        at += 2
-      }
-      return at
-    }
   }
 
   /// Runs a whole handover: the old kernel boots and runs, hands over by `scenario`, the next

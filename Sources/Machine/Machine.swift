@@ -153,10 +153,11 @@ public final class Machine {
     self.init(iommus: [(adapter, variant)], clients: clients, options: options, rig: rig)
   }
 
-  // A closure rather than a key path, which reads with a dynamic exclusivity check.
-  /// This machine's memory and hardware, for a later machine to power on again.
+  /// This machine's memory, hardware and client functions, for a later machine to power on
+  /// again.
   public var rig: MachineRig {
     if let wholeRig { return wholeRig }
+    // Closures rather than key paths, which read with a dynamic exclusivity check.
     return MachineRig(
       memory: memory, hardware: iommus.map { $0.hardware }, clients: clients.map { $0.function },
       wiring: iommus.map { $0.wiring })
@@ -335,54 +336,5 @@ public final class Machine {
     registerWrites = [:]
     let s = stageTotals[stage.index]
     if s.transactions > 0 { event("DMA", s.summary) }
-  }
-}
-
-/// `a`, `b` and `c` in one string of their exact size, copied once (client names, made for
-/// every machine, without an append per piece).
-func asciiString(_ a: String, _ b: String, _ c: String = "") -> String {
-  var a = a
-  var b = b
-  var c = c
-  let count = a.utf8.count + b.utf8.count + c.utf8.count
-  return String(unsafeUninitializedCapacity: count) { out in
-    var i = 0
-    copyUTF8(&a, into: out, at: &i)
-    copyUTF8(&b, into: out, at: &i)
-    copyUTF8(&c, into: out, at: &i)
-    return i
-  }
-}
-
-/// Copies `s`'s bytes into `out` at `i` with one memory copy (iterating a `String.UTF8View`
-/// costs tens of instructions a byte).
-private func copyUTF8(_ s: inout String, into out: UnsafeMutableBufferPointer<UInt8>, at i: inout Int) {
-  s.withUTF8 { bytes in
-    guard let base = bytes.baseAddress, let target = out.baseAddress else { return }
-    (target + i).update(from: base, count: bytes.count)
-    i += bytes.count
-  }
-}
-
-/// `prefix` followed by `value` in decimal (`nic0`, `storage12`).
-func asciiString(_ prefix: String, decimal value: Int) -> String {
-  guard value >= 0 else { return prefix + String(value) }
-  var digits = 1
-  var rest = value / 10
-  while rest > 0 {
-    digits += 1
-    rest /= 10
-  }
-  var prefix = prefix
-  let count = prefix.utf8.count + digits
-  return String(unsafeUninitializedCapacity: count) { out in
-    var i = 0
-    copyUTF8(&prefix, into: out, at: &i)
-    var v = value
-    for j in stride(from: count - 1, through: i, by: -1) {
-      out[j] = UInt8(ascii: "0") + UInt8(v % 10)
-      v /= 10
-    }
-    return count
   }
 }

@@ -1,5 +1,7 @@
 import DeviceCore
+import MMIO
 import Memory
+import PCI
 import SimulatedHardware
 
 /// One client device of a machine: the silicon (its DMA engine and Bus Master Enable, which
@@ -78,9 +80,7 @@ final class ClientFunction {
     self.kind = kind
     self.index = index
     self.bus = bus
-    // Names written byte by byte into strings of their exact size: interpolation appends
-    // piece by piece.
-    let name = asciiString(kind.rawValue, decimal: index)
+    let name = "\(kind.rawValue)\(index)"
     self.name = name
     let sid = UInt32(0x10 + 8 * index)
     streamID = sid
@@ -90,26 +90,12 @@ final class ClientFunction {
       let id = kind.pciID
       identity = .pci(PCIIdentity(vendor: id.vendor, device: id.device &+ UInt16(index), classCode: id.classCode))
       // The requester ID is the stream ID: `0000:bus:device.function`.
-      deviceName = String(unsafeUninitializedCapacity: 12) { out in
-        func hex(_ nibble: UInt32) -> UInt8 {
-          nibble < 10 ? UInt8(ascii: "0") + UInt8(nibble) : UInt8(ascii: "a") - 10 + UInt8(nibble)
-        }
-        for i in 0..<4 { out[i] = UInt8(ascii: "0") }
-        out[4] = UInt8(ascii: ":")
-        out[5] = hex(sid >> 12 & 0xf)
-        out[6] = hex(sid >> 8 & 0xf)
-        out[7] = UInt8(ascii: ":")
-        out[8] = hex(sid >> 7 & 0x1)
-        out[9] = hex(sid >> 3 & 0xf)
-        out[10] = UInt8(ascii: ".")
-        out[11] = hex(sid & 7)
-        return 12
-      }
+      deviceName = PCIAddress(requesterID: UInt16(truncatingIfNeeded: sid)).description
       matchTable = [.pci(vendor: id.vendor, device: id.device &+ UInt16(index))]
     case .platform:
-      let compatible = asciiString("iommu-model,", name)
+      let compatible = "iommu-model,\(name)"
       identity = .platform(compatible: [compatible], acpiHID: nil)
-      deviceName = asciiString(hexDigits(0x1000_0000 + 0x1_0000 * UInt64(sid)), ".", name)
+      deviceName = "\(plainHex(0x1000_0000 + 0x1_0000 * UInt64(sid))).\(name)"
       matchTable = [.compatible(compatible)]
     }
     // Old, then new or crash.
@@ -120,8 +106,7 @@ final class ClientFunction {
   /// (`deviceBuffer("new:nic0")`), as `memory` (the rig's) numbers it.
   func bufferOwner(_ generation: String, in memory: PhysicalMemory) -> MemoryOwnerID {
     for entry in bufferOwners where entry.generation == generation { return entry.id }
-    // The label copied once into a string of its size, not appended piece by piece.
-    let id = memory.ownerID(.deviceBuffer(asciiString(generation, ":", name)))
+    let id = memory.ownerID(.deviceBuffer("\(generation):\(name)"))
     bufferOwners.append((generation, id))
     return id
   }

@@ -221,18 +221,3 @@ extension Machine {
       iommu: iommus[client.iommuIndex].binding?.device, streamIDs: function.streamIDs)
   }
 }
-
-/// `value` in lowercase hex, zero-padded to `width` digits: `hex()` without its `0x` and
-/// intermediate strings (device names are made for every client in every kernel).
-func hexDigits(_ value: some BinaryInteger, width: Int = 1) -> String {
-  let v = UInt64(value)
-  var count = max(width, 1)
-  while count < 16 && v >> (4 * UInt64(count)) != 0 { count += 1 }
-  return String(unsafeUninitializedCapacity: count) { out in
-    for i in 0..<count {
-      let nibble = UInt8(truncatingIfNeeded: v >> (4 * UInt64(count - 1 - i)) & 0xf)
-      out[i] = nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") - 10 + nibble
-    }
-    return count
-  }
-}

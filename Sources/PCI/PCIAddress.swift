@@ -27,12 +27,18 @@ public struct PCIAddress: Sendable, Hashable, Comparable, CustomStringConvertibl
     self.init(domain: domain, bus: bus, device: dev, function: fn)
   }
 
+  /// The function whose DMA carries requester ID `rid` (bus << 8 | devfn).
+  public init(domain: UInt32 = 0, requesterID rid: UInt16) {
+    self.init(
+      domain: domain, bus: UInt8(truncatingIfNeeded: rid >> 8), device: UInt8(truncatingIfNeeded: rid >> 3 & 0x1f),
+      function: UInt8(truncatingIfNeeded: rid & 7))
+  }
+
   /// The 16-bit requester ID (bus << 8 | devfn) a function's DMA carries.
   public var requesterID: UInt16 { UInt16(bus) << 8 | UInt16(device) << 3 | UInt16(function) }
 
   public var description: String {
-    func h(_ v: some BinaryInteger, _ n: Int) -> String { String(hex(v, digits: n).dropFirst(2)) }
-    return "\(h(domain, 4)):\(h(bus, 2)):\(h(device, 2)).\(h(function, 1))"
+    "\(plainHex(domain, digits: 4)):\(plainHex(bus, digits: 2)):\(plainHex(device, digits: 2)).\(plainHex(function))"
   }
 
   public static func < (a: Self, b: Self) -> Bool {

@@ -1,6 +1,7 @@
 import Kernel
 import MMIO
 import Memory
+import PCI
 
 // Context entries: the copy of the previous kernel's tables in kdump, the attach that replaces
 // a copied entry, and the attach of a default domain. drivers/iommu/intel/iommu.c (Linux 7.2).
@@ -123,25 +124,8 @@ extension IntelIOMMUDriver {
     let slot = rid >> 3
     let group = iommuGroups[slot] ?? iommuGroups.count
     iommuGroups[slot] = group
-    kernel.printk(.info, "pci \(Self.pciName(rid)): Adding to iommu group \(group)")
-  }
-
-  /// `pci_name()` of a requester ID: `0000:bb:dd.f`, its digits written straight into the
-  /// string (this is logged for every device in every kernel, and `String(radix:)` pieces
-  /// interpolated cost more than the rest of the group step).
-  static func pciName(_ rid: UInt16) -> String {
-    func digit(_ v: UInt16) -> UInt8 {
-      let d = UInt8(truncatingIfNeeded: v & 0xf)
-      return d < 10 ? UInt8(ascii: "0") + d : UInt8(ascii: "a") - 10 + d
-    }
-    let (bus, slot, function) = (rid >> 8, rid >> 3 & 0x1f, rid & 7)
-    // 12 bytes: a small string, stored inline.
-    return String(unsafeUninitializedCapacity: 12) { b in
-      for i in 0..<4 { b[i] = UInt8(ascii: "0") }
-      (b[4], b[5], b[6], b[7]) = (UInt8(ascii: ":"), digit(bus >> 4), digit(bus), UInt8(ascii: ":"))
-      (b[8], b[9], b[10], b[11]) = (digit(slot >> 4), digit(slot), UInt8(ascii: "."), digit(function))
-      return 12
-    }
+    // `pci_name()`: `0000:bb:dd.f`.
+    kernel.printk(.info, "pci \(PCIAddress(requesterID: rid)): Adding to iommu group \(group)")
   }
 
   /// The unit a device is behind.

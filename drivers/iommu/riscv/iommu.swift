@@ -64,7 +64,7 @@ public final class RISCVIOMMUDevice {
 
   var kernel: Kernel? { dev.kernel }
   /// The driver core's memory (a `let` there), taken once at probe: every command and
-  /// directory access reached it through the device's weak `core`.
+  /// directory access reached it through the device's `core`.
   let memory: PhysicalMemory?
 
   /// Mirrors riscv_iommu_readq() / riscv_iommu_readl() / riscv_iommu_writeq() / riscv_iommu_writel(),

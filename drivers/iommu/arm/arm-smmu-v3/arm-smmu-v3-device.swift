@@ -151,7 +151,7 @@ public final class ARMSMMUv3Device {
   var kernel: Kernel? { dev.kernel }
   var isKdumpKernel: Bool { kernel?.isKdumpKernel ?? false }
   /// The driver core's memory and the kernel's clock, both `let`s there, taken once at probe:
-  /// every command and poll reached them through the device's weak `core` (neither refers back
+  /// every command and poll reached them through the device's `core` (neither refers back
   /// to the driver, so holding them makes no cycle).
   let memory: PhysicalMemory?
   let clock: SimulatedClock?
