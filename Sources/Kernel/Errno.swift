@@ -25,37 +25,18 @@ public struct Errno: Error, Sendable, Hashable, CustomStringConvertible {
   public static let EPROBE_DEFER = Errno(rawValue: 517)
   public static let ENOTSUPP = Errno(rawValue: 524)
 
-  static let names: [Int32: String] = [
-    1: "EPERM", 2: "ENOENT", 5: "EIO", 6: "ENXIO", 11: "EAGAIN", 12: "ENOMEM", 14: "EFAULT",
-    16: "EBUSY", 17: "EEXIST", 19: "ENODEV", 22: "EINVAL", 28: "ENOSPC", 34: "ERANGE", 38: "ENOSYS",
-    95: "EOPNOTSUPP", 110: "ETIMEDOUT", 517: "EPROBE_DEFER", 524: "ENOTSUPP",
+  /// The numbers the model names, with their names: scanned in order, which for a few dozen
+  /// entries costs less than hashing (errnos are printed in every handover's report).
+  static let names: [(number: Int32, name: String)] = [
+    (1, "EPERM"), (2, "ENOENT"), (5, "EIO"), (6, "ENXIO"), (11, "EAGAIN"), (12, "ENOMEM"), (14, "EFAULT"),
+    (16, "EBUSY"), (17, "EEXIST"), (19, "ENODEV"), (22, "EINVAL"), (28, "ENOSPC"), (34, "ERANGE"),
+    (38, "ENOSYS"), (95, "EOPNOTSUPP"), (110, "ETIMEDOUT"), (517, "EPROBE_DEFER"), (524, "ENOTSUPP"),
   ]
 
   /// The symbolic name without sign (`EBUSY`), or nil for a number the model does not name.
-  // A switch, not a lookup in ``names``: errnos are printed in every handover's report, and
-  // the table costs a hash per lookup (and building it, the first time).
   public var name: String? {
-    switch rawValue {
-    case 1: "EPERM"
-    case 2: "ENOENT"
-    case 5: "EIO"
-    case 6: "ENXIO"
-    case 11: "EAGAIN"
-    case 12: "ENOMEM"
-    case 14: "EFAULT"
-    case 16: "EBUSY"
-    case 17: "EEXIST"
-    case 19: "ENODEV"
-    case 22: "EINVAL"
-    case 28: "ENOSPC"
-    case 34: "ERANGE"
-    case 38: "ENOSYS"
-    case 95: "EOPNOTSUPP"
-    case 110: "ETIMEDOUT"
-    case 517: "EPROBE_DEFER"
-    case 524: "ENOTSUPP"
-    default: nil
-    }
+    for entry in Self.names where entry.number == rawValue { return entry.name }
+    return nil
   }
 
   /// The negative return value a kernel function would give (`-16`).
@@ -72,8 +53,8 @@ public struct Errno: Error, Sendable, Hashable, CustomStringConvertible {
     let t = text.hasPrefix("-") ? String(text.dropFirst()) : text
     if let n = Int32(t) {
       self.init(rawValue: n)
-    } else if let (n, _) = Self.names.first(where: { $0.value == t }) {
-      self.init(rawValue: n)
+    } else if let entry = Self.names.first(where: { $0.name == t }) {
+      self.init(rawValue: entry.number)
     } else {
       return nil
     }
