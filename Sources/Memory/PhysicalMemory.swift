@@ -406,26 +406,26 @@ public final class PhysicalMemory {
   }
 
   @inline(never)
-  private func store64(_ value: UInt64, at address: UInt64) throws(MemoryError) {
-    let inPage = Int(address & (Self.pageSize - 1))
-    // A page in another chunk, the same as above.
-    if inPage & 7 == 0, writeObserver == nil, let page = frame(address >> Self.pageShift), !Self.isShared(page) {
-      Self.markDirty(page, inPage, 8)
-      page.storeBytes(of: value.littleEndian, toByteOffset: inPage, as: UInt64.self)
-      if tracksWrittenPages { noteWritten(address, 8) }
-      return
-    }
-    try store(value, at: address)
-  }
+  private func store64(_ value: UInt64, at address: UInt64) throws(MemoryError) { try store(value, at: address) }
 
   public func write32(_ value: UInt32, at address: UInt64) throws(MemoryError) { try store(value, at: address) }
 
-  /// A little-endian store of `value`. Fast path: an aligned store inside one page, without
-  /// building a byte array.
+  /// A little-endian store of `value`. Fast paths: an aligned store into a page that holds
+  /// data, then an aligned store inside one page, without building a byte array.
   @inline(__always)
   private func store<T: FixedWidthInteger & UnsignedInteger>(_ value: T, at address: UInt64) throws(MemoryError) {
     let size = MemoryLayout<T>.size
     let inPage = Int(address & (Self.pageSize - 1))
+    // A page that holds data is RAM (as for loads), so with no observer to name the owner, a
+    // store into it needs no region lookup.
+    if inPage & (size - 1) == 0, writeObserver == nil, let page = frame(address >> Self.pageShift),
+      !Self.isShared(page)
+    {
+      Self.markDirty(page, inPage, size)
+      page.storeBytes(of: value.littleEndian, toByteOffset: inPage, as: T.self)
+      if tracksWrittenPages { noteWritten(address, size) }
+      return
+    }
     if inPage & (size - 1) == 0, let region = regionIndex(containing: address) {
       // A zero stored into a page that was never written changes nothing (it reads as zero):
       // no page is materialised for it. It is still a write, noted and observed as one.
