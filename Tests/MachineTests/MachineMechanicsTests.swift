@@ -117,3 +117,23 @@ struct MachineMechanicsTests {
     #expect(o.violations == ["IOMMU 10000000.iommu shut down while 10100000.nic0 behind it was still DMA-active"])
   }
 }
+
+@Suite("IOVA allocation")
+struct IOVAAllocatorTests {
+  @Test("top-down per DMA mask limit, page-rounded; each limit has its own top; -ENOSPC below zero")
+  func topDownPerLimit() throws {
+    var iovas = IOVAAllocator(aperture: 1 << 32)
+    #expect(try iovas.allocate(size: 4096, dmaMask: ~0) == 0xffff_f000)
+    #expect(try iovas.allocate(size: 1, dmaMask: ~0) == 0xffff_e000)
+    #expect(try iovas.allocate(size: 0x2000, dmaMask: 0xffff) == 0xe000)
+    #expect(try iovas.allocate(size: 4096, dmaMask: 0x1fff) == 0x1000)
+    // A fourth limit, past the two kept inline.
+    #expect(try iovas.allocate(size: 4096, dmaMask: 0xfff) == 0)
+    #expect(throws: Errno.ENOSPC) { try iovas.allocate(size: 4096, dmaMask: 0xfff) }
+    #expect(try iovas.allocate(size: 4096, dmaMask: 0x1fff) == 0)
+    #expect(throws: Errno.ENOSPC) { try iovas.allocate(size: 0x2000, dmaMask: 0x1fff) }
+    #expect(try iovas.allocate(size: 4096, dmaMask: 0xffff) == 0xd000)
+    // A mask wider than the aperture is limited by it.
+    #expect(try iovas.allocate(size: 4096, dmaMask: 1 << 40) == 0xffff_d000)
+  }
+}

@@ -120,29 +120,27 @@ public struct IOVAAllocator: Sendable {
   public mutating func allocate(size: UInt64, dmaMask: UInt64) throws(Errno) -> UInt64 {
     let limit = min(dmaMask == ~0 ? aperture : dmaMask &+ 1, aperture)
     let pages = (size + PhysicalMemory.pageSize - 1) & ~(PhysicalMemory.pageSize - 1)
-    if let slot = first, slot.limit == limit {
-      guard slot.top >= pages else { throw .ENOSPC }
-      first = (limit, slot.top - pages)
-      return slot.top - pages
-    }
-    if let slot = second, slot.limit == limit {
-      guard slot.top >= pages else { throw .ENOSPC }
-      second = (limit, slot.top - pages)
-      return slot.top - pages
-    }
-    let index = more.firstIndex { $0.limit == limit }
-    let top = index.map { more[$0].top } ?? limit
-    guard top >= pages else { throw .ENOSPC }
-    if let index {
-      more[index].top = top - pages
-    } else if first == nil {
-      first = (limit, top - pages)
+    if first?.limit == limit { return try Self.take(pages, below: &first!.top) }
+    if second?.limit == limit { return try Self.take(pages, below: &second!.top) }
+    if let i = more.firstIndex(where: { $0.limit == limit }) { return try Self.take(pages, below: &more[i].top) }
+    // A limit not seen before starts at the limit itself.
+    var top = limit
+    let iova = try Self.take(pages, below: &top)
+    if first == nil {
+      first = (limit, top)
     } else if second == nil {
-      second = (limit, top - pages)
+      second = (limit, top)
     } else {
-      more.append((limit, top - pages))
+      more.append((limit, top))
     }
-    return top - pages
+    return iova
+  }
+
+  /// `pages` bytes from just below `top`, which moves down over them.
+  private static func take(_ pages: UInt64, below top: inout UInt64) throws(Errno) -> UInt64 {
+    guard top >= pages else { throw .ENOSPC }
+    top -= pages
+    return top
   }
 }
 
